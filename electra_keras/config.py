@@ -1,0 +1,307 @@
+"""The one model config of electra_keras, and the presets named for the papers.
+
+A `ModelConfig` describes one transformer encoder (ELECTRA, ALBERT or BERT
+layout) and, for ELECTRA, the width of its generator. It round-trips through
+JSON; the presets live as data in `presets.json` beside this file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+FAMILIES = ("electra", "albert", "bert")
+
+# Cross-layer parameter sharing (ALBERT, Lan et al. 2019, section 3.1):
+#   none      every layer has its own attention and feed-forward weights;
+#   all       one attention + one feed-forward sublayer reused by every layer;
+#   attention only the attention sublayer is shared;
+#   ffn       only the feed-forward sublayer is shared;
+#   groups    num_hidden_groups groups of inner_group_num layers each, as in
+#             the official ALBERT code and transformers' AlbertTransformer.
+SHARE_MODES = ("none", "all", "attention", "ffn", "groups")
+
+# Names as transformers' configs spell them. "gelu" is the exact (erf) GELU;
+# "gelu_new" is the tanh approximation that the released ALBERT configs use.
+ACTIVATIONS = ("gelu", "gelu_new", "relu")
+
+
+def _load_presets() -> dict[str, dict[str, Any]]:
+    text = resources.files("electra_keras").joinpath("presets.json").read_text()
+    return json.loads(text)
+
+
+PRESETS: dict[str, dict[str, Any]] = _load_presets()
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Hyper-parameters of one encoder (and, for ELECTRA, its generator).
+
+    Args:
+        family: "electra", "albert" or "bert": which reference layout the
+            heads and the checkpoint converters follow.
+        vocab_size: number of word-piece ids.
+        embedding_size: width of the word/position/segment embeddings. When it
+            differs from `hidden_size` a projection maps embeddings to the
+            hidden width (factorized embeddings).
+        hidden_size: width of the transformer blocks.
+        num_layers: number of transformer layers applied.
+        num_heads: attention heads; must divide `hidden_size`.
+        intermediate_size: inner width of the feed-forward sublayer.
+        hidden_act: "gelu" (exact, erf), "gelu_new" (tanh approximation) or
+            "relu".
+        dropout_rate: dropout after embeddings and in each sublayer.
+        attention_dropout_rate: dropout on attention probabilities.
+        classifier_dropout_rate: dropout before classification heads.
+        max_position_embeddings: longest sequence the model accepts.
+        type_vocab_size: number of segment ids.
+        layer_norm_epsilon: LayerNorm epsilon (1e-12 as in BERT).
+        initializer_range: stddev of the truncated-normal initializer.
+        share: cross-layer sharing mode, one of `SHARE_MODES`.
+        num_hidden_groups: with share="groups", number of layer groups.
+        inner_group_num: with share="groups", layers inside each group.
+        embedding_projection: force (True) or forbid (False) the projection
+            from embeddings to hidden width; None projects exactly when
+            `embedding_size != hidden_size`. ALBERT checkpoints always have it.
+        pooler: add the tanh pooler on [CLS] (BERT and ALBERT have one).
+        generator_size: ELECTRA only: generator width as a fraction of the
+            discriminator's hidden size, heads and FFN size, with the same
+            number of layers (paper: 1/4 small, 1/3 base, 1/4 large; 1.0 is
+            the full-size generator of the released "++" checkpoints).
+        pad_token_id: id of [PAD].
+
+    Example:
+    >>> config = ModelConfig.from_preset("electra-small")
+    >>> config.generator_config().hidden_size
+    64
+    >>> ModelConfig.from_json(config.to_json()) == config
+    True
+    """
+
+    family: str = "electra"
+    vocab_size: int = 30522
+    embedding_size: int = 128
+    hidden_size: int = 256
+    num_layers: int = 12
+    num_heads: int = 4
+    intermediate_size: int = 1024
+    hidden_act: str = "gelu"
+    dropout_rate: float = 0.1
+    attention_dropout_rate: float = 0.1
+    classifier_dropout_rate: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    layer_norm_epsilon: float = 1e-12
+    initializer_range: float = 0.02
+    share: str = "none"
+    num_hidden_groups: int = 1
+    inner_group_num: int = 1
+    embedding_projection: bool | None = None
+    pooler: bool = False
+    generator_size: float | None = None
+    pad_token_id: int = 0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.family not in FAMILIES:
+            problems.append(f"family={self.family!r}: expected one of {FAMILIES}")
+        for name in (
+            "vocab_size",
+            "embedding_size",
+            "hidden_size",
+            "num_layers",
+            "num_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+            "type_vocab_size",
+            "num_hidden_groups",
+            "inner_group_num",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                problems.append(f"{name}={value!r}: expected a positive integer")
+        for name in (
+            "dropout_rate",
+            "attention_dropout_rate",
+            "classifier_dropout_rate",
+        ):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                problems.append(f"{name}={value!r}: expected a rate in [0, 1)")
+        if self.hidden_act not in ACTIVATIONS:
+            problems.append(
+                f"hidden_act={self.hidden_act!r}: expected one of {ACTIVATIONS}"
+            )
+        if self.share not in SHARE_MODES:
+            problems.append(f"share={self.share!r}: expected one of {SHARE_MODES}")
+        if (
+            isinstance(self.hidden_size, int)
+            and isinstance(self.num_heads, int)
+            and self.num_heads > 0
+            and self.hidden_size % self.num_heads
+        ):
+            problems.append(
+                f"hidden_size={self.hidden_size} is not divisible by "
+                f"num_heads={self.num_heads}"
+            )
+        if self.share == "groups" and self.num_layers % self.num_hidden_groups:
+            problems.append(
+                f"num_layers={self.num_layers} is not divisible by "
+                f"num_hidden_groups={self.num_hidden_groups}"
+            )
+        if self.share != "groups" and (
+            self.num_hidden_groups != 1 or self.inner_group_num != 1
+        ):
+            problems.append(
+                "num_hidden_groups and inner_group_num are used only with "
+                f"share='groups' (got share={self.share!r})"
+            )
+        if self.generator_size is not None:
+            if self.family != "electra":
+                problems.append("generator_size is for family='electra' only")
+            elif not 0.0 < self.generator_size <= 1.0:
+                problems.append(
+                    f"generator_size={self.generator_size!r}: expected a "
+                    "fraction in (0, 1]"
+                )
+        if problems:
+            raise ValueError("Invalid ModelConfig: " + "; ".join(problems))
+
+    # -- derived properties -------------------------------------------------
+
+    @property
+    def head_size(self) -> int:
+        return self.hidden_size // self.num_heads
+
+    @property
+    def projects_embeddings(self) -> bool:
+        if self.embedding_projection is None:
+            return self.embedding_size != self.hidden_size
+        return self.embedding_projection
+
+    def layer_schedule(self) -> list[tuple[int, int]]:
+        """(attention index, feed-forward index) of every layer applied, in order.
+
+        With share="groups" each of the `num_layers` steps runs all
+        `inner_group_num` layers of its group, exactly as transformers'
+        AlbertTransformer does, so the schedule has num_layers * inner_group_num
+        entries.
+        """
+        n = self.num_layers
+        if self.share == "none":
+            return [(i, i) for i in range(n)]
+        if self.share == "all":
+            return [(0, 0)] * n
+        if self.share == "attention":
+            return [(0, i) for i in range(n)]
+        if self.share == "ffn":
+            return [(i, 0) for i in range(n)]
+        schedule = []
+        for i in range(n):
+            group = int(i / (n / self.num_hidden_groups))
+            for inner in range(self.inner_group_num):
+                index = group * self.inner_group_num + inner
+                schedule.append((index, index))
+        return schedule
+
+    @property
+    def num_attention_sublayers(self) -> int:
+        return 1 + max(a for a, _ in self.layer_schedule())
+
+    @property
+    def num_feedforward_sublayers(self) -> int:
+        return 1 + max(f for _, f in self.layer_schedule())
+
+    def generator_config(self) -> ModelConfig:
+        """The ELECTRA generator's config: same depth and embeddings, narrower.
+
+        Hidden size, heads and FFN size are scaled by `generator_size`
+        (ELECTRA paper, section 3.2 and Appendix B), never below one head.
+        """
+        if self.family != "electra" or self.generator_size is None:
+            raise ValueError(
+                "generator_config() needs family='electra' and a generator_size; "
+                f"got family={self.family!r}, generator_size={self.generator_size!r}"
+            )
+        fraction = self.generator_size
+        hidden = int(round(self.hidden_size * fraction))
+        heads = max(1, int(round(self.num_heads * fraction)))
+        return dataclasses.replace(
+            self,
+            hidden_size=hidden,
+            num_heads=heads,
+            intermediate_size=int(round(self.intermediate_size * fraction)),
+            generator_size=None,
+        )
+
+    # -- serialization ------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"Unknown ModelConfig field(s) {unknown}; known fields: {sorted(known)}"
+            )
+        return cls(**values)
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        if path is not None:
+            Path(path).write_text(text + "\n")
+        return text
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> ModelConfig:
+        text = str(text_or_path)
+        if not text.lstrip().startswith("{"):
+            path = Path(text)
+            if not path.is_file():
+                raise FileNotFoundError(f"No config file at {path}")
+            text = path.read_text()
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> ModelConfig:
+        """The config of a named preset, with any field overridden.
+
+        Example:
+        >>> ModelConfig.from_preset("albert-base", share="attention").share
+        'attention'
+        """
+        if name not in PRESETS:
+            raise ValueError(
+                f"Unknown preset {name!r}; known presets: {', '.join(sorted(PRESETS))}"
+            )
+        values = dict(PRESETS[name]["config"])
+        values.update(overrides)
+        return cls.from_dict(values)
+
+    @classmethod
+    def coerce(cls, config: ModelConfig | dict[str, Any] | str) -> ModelConfig:
+        """Accepts a config, its dict, or a preset name."""
+        if isinstance(config, cls):
+            return config
+        if isinstance(config, dict):
+            return cls.from_dict(config)
+        if isinstance(config, str):
+            return cls.from_preset(config)
+        raise TypeError(
+            f"config: expected a ModelConfig, a dict or a preset name, got {type(config).__name__}"
+        )
+
+
+def describe_presets() -> str:
+    lines = []
+    for name in sorted(PRESETS):
+        lines.append(f"{name:16s} {PRESETS[name]['description']}")
+    return "\n".join(lines)
+

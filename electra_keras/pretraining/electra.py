@@ -1,0 +1,67 @@
+"""ELECTRA's generator and discriminator, sharing one embedding block.
+
+Clark et al. 2020, section 3.2: the generator and discriminator share their
+token (and here position and segment) embeddings and the embedding LayerNorm;
+the generator's output layer is tied to the word embeddings with its own bias.
+The replaced-token-detection objective is added on top of this model.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from electra_keras.config import ModelConfig
+from electra_keras.encoder import embeddings_for
+from electra_keras.models import ElectraDiscriminator, ElectraGenerator
+
+
+class ElectraPretrainer(keras.Model):
+    """A generator and a discriminator built on ONE shared `Embeddings` block.
+
+    The sharing is structural: the constructor creates the block once and
+    hands it to both encoders, and `get_config` stores only the config, so
+    `from_config` and `.keras` loading rebuild the same single set of
+    variables (tf-models-official loses this on deserialization).
+
+    Args:
+        config: the discriminator's `ModelConfig` (family "electra", with a
+            `generator_size`), its dict, or a preset name.
+
+    Example:
+    >>> model = ElectraPretrainer("tiny")
+    >>> model.generator.encoder.embeddings is model.discriminator.encoder.embeddings
+    True
+    """
+
+    def __init__(self, config, **kwargs):
+        config = ModelConfig.coerce(config)
+        super().__init__(**kwargs)
+        if config.generator_size is None:
+            raise ValueError(
+                "ElectraPretrainer: the config needs a generator_size (a fraction "
+                "of the discriminator's width, e.g. 0.25)"
+            )
+        # === Layers ===
+        self.embeddings = embeddings_for(config)
+        self.generator = ElectraGenerator(
+            config.generator_config(), embeddings=self.embeddings, name="generator"
+        )
+        self.discriminator = ElectraDiscriminator(
+            config, embeddings=self.embeddings, name="discriminator"
+        )
+        # === Config ===
+        self.config = config
+
+    def call(self, inputs, training=False):
+        """Generator logits and discriminator logits on the same inputs."""
+        return {
+            "generator_logits": self.generator(inputs, training=training),
+            "discriminator_logits": self.discriminator(inputs, training=training),
+        }
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
