@@ -12,6 +12,7 @@ import keras
 from keras import ops
 import tensorflow as tf
 
+from electra_keras.base import ConfiguredModel
 from electra_keras.config import ModelConfig
 from electra_keras.layers import AttentionSublayer, Embeddings, FeedForwardSublayer
 from electra_keras.layers.embeddings import truncated_normal
@@ -19,7 +20,7 @@ from electra_keras.layers.embeddings import truncated_normal
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
 
-def embeddings_for(config: ModelConfig, name: str = "embeddings") -> Embeddings:
+def embeddings_for(config: ModelConfig, name: str = "embeddings", dtype=None) -> Embeddings:
     """The embedding block a config describes (built, so it can be shared)."""
     embeddings = Embeddings(
         vocab_size=config.vocab_size,
@@ -30,6 +31,7 @@ def embeddings_for(config: ModelConfig, name: str = "embeddings") -> Embeddings:
         layer_norm_epsilon=config.layer_norm_epsilon,
         initializer_range=config.initializer_range,
         name=name,
+        dtype=dtype,
     )
     embeddings.build()
     return embeddings
@@ -91,7 +93,8 @@ def _check_ids(name, tensor):
     _check_rank(name, tensor)
 
 
-class Encoder(keras.Model):
+@keras.saving.register_keras_serializable(package="electra_keras")
+class Encoder(ConfiguredModel):
     """A post-LN transformer encoder with optional cross-layer sharing.
 
     Inputs: a dict with `token_ids` (int, (batch, length)), and optionally
@@ -117,13 +120,13 @@ class Encoder(keras.Model):
     """
 
     def __init__(self, config, embeddings: Embeddings | None = None, **kwargs):
-        config = ModelConfig.coerce(config)
-        super().__init__(**kwargs)
+        super().__init__(config, **kwargs)
+        config = self.config
         init = truncated_normal(config.initializer_range)
 
         # === Layers ===
         if embeddings is None:
-            embeddings = embeddings_for(config)
+            embeddings = embeddings_for(config, dtype=self.dtype_policy)
         elif embeddings.embedding_size != config.embedding_size:
             raise ValueError(
                 f"embeddings: the shared block has embedding_size="
@@ -135,6 +138,7 @@ class Encoder(keras.Model):
             self.embedding_projection = keras.layers.Dense(
                 config.hidden_size,
                 kernel_initializer=init,
+                dtype=self.dtype_policy,
                 name="embedding_projection",
             )
         self.attention_sublayers = [
@@ -145,6 +149,7 @@ class Encoder(keras.Model):
                 attention_dropout_rate=config.attention_dropout_rate,
                 layer_norm_epsilon=config.layer_norm_epsilon,
                 initializer_range=config.initializer_range,
+                dtype=self.dtype_policy,
                 name=f"attention_{index}",
             )
             for index in range(config.num_attention_sublayers)
@@ -157,6 +162,7 @@ class Encoder(keras.Model):
                 dropout_rate=config.dropout_rate,
                 layer_norm_epsilon=config.layer_norm_epsilon,
                 initializer_range=config.initializer_range,
+                dtype=self.dtype_policy,
                 name=f"feedforward_{index}",
             )
             for index in range(config.num_feedforward_sublayers)
@@ -167,11 +173,11 @@ class Encoder(keras.Model):
                 config.hidden_size,
                 activation="tanh",
                 kernel_initializer=init,
+                dtype=self.dtype_policy,
                 name="pooler",
             )
 
         # === Config ===
-        self.config = config
         self.schedule = config.layer_schedule()
         self.build()
 
@@ -209,12 +215,6 @@ class Encoder(keras.Model):
             outputs["pooled_output"] = self.pooler(x[:, 0, :])
         return outputs
 
-    def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
     def input_signature(self) -> dict[str, tf.TensorSpec]:
         """int32 specs with dynamic batch and length, for export and tracing."""

@@ -9,12 +9,13 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from electra_keras.config import ModelConfig
+from electra_keras.base import ConfiguredModel
 from electra_keras.encoder import Encoder
-from electra_keras.layers import DiscriminatorHead, Embeddings, masked_lm_head
+from electra_keras.layers import DiscriminatorHead, Embeddings, MaskedLMHead
 
 
-class ElectraDiscriminator(keras.Model):
+@keras.saving.register_keras_serializable(package="electra_keras")
+class ElectraDiscriminator(ConfiguredModel):
     """Encoder + replaced-token-detection head: one logit per token.
 
     The model users fine-tune after pretraining; transformers calls it
@@ -31,33 +32,28 @@ class ElectraDiscriminator(keras.Model):
     """
 
     def __init__(self, config, embeddings: Embeddings | None = None, **kwargs):
-        config = ModelConfig.coerce(config)
-        super().__init__(**kwargs)
+        super().__init__(config, **kwargs)
+        config = self.config
         # === Layers ===
-        self.encoder = Encoder(config, embeddings=embeddings, name="encoder")
+        self.encoder = Encoder(config, embeddings=embeddings, dtype=self.dtype_policy, name="encoder")
         self.head = DiscriminatorHead(
             hidden_size=config.hidden_size,
             hidden_act=config.hidden_act,
             initializer_range=config.initializer_range,
+            dtype=self.dtype_policy,
             name="discriminator_head",
         )
         self.head.build()
-        # === Config ===
-        self.config = config
+        self.built = True
 
     def call(self, inputs, training=False):
         sequence_output = self.encoder(inputs, training=training)["sequence_output"]
         return self.head(sequence_output)
 
-    def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
-class ElectraGenerator(keras.Model):
+@keras.saving.register_keras_serializable(package="electra_keras")
+class ElectraGenerator(ConfiguredModel):
     """Encoder + masked-LM head tied to the word embeddings (its own bias).
 
     transformers calls it ElectraForMaskedLM. The generator head always uses
@@ -73,36 +69,24 @@ class ElectraGenerator(keras.Model):
     """
 
     def __init__(self, config, embeddings: Embeddings | None = None, **kwargs):
-        config = ModelConfig.coerce(config)
-        super().__init__(**kwargs)
+        super().__init__(config, **kwargs)
+        config = self.config
         # === Layers ===
-        self.encoder = Encoder(config, embeddings=embeddings, name="encoder")
-        self.head = masked_lm_head(
+        self.encoder = Encoder(config, embeddings=embeddings, dtype=self.dtype_policy, name="encoder")
+        self.head = MaskedLMHead(
             self.encoder.embeddings.word_embeddings,
             hidden_size=config.hidden_size,
             hidden_act="gelu",
             layer_norm_epsilon=config.layer_norm_epsilon,
             initializer_range=config.initializer_range,
+            dtype=self.dtype_policy,
             name="generator_head",
         )
-        # === Config ===
-        self.config = config
+        self.head.build()
+        self.built = True
 
     def call(self, inputs, masked_positions=None, training=False):
         sequence_output = self.encoder(inputs, training=training)["sequence_output"]
-        return self.head(sequence_output, every_position(sequence_output, masked_positions))
-
-    def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        return self.head(sequence_output, masked_positions)
 
 
-def every_position(sequence_output, masked_positions=None):
-    """The positions a masked-LM head should score: the given ones, or all."""
-    if masked_positions is not None:
-        return masked_positions
-    batch, length = ops.shape(sequence_output)[0], ops.shape(sequence_output)[1]
-    return ops.broadcast_to(ops.arange(length, dtype="int32")[None, :], (batch, length))

@@ -149,16 +149,16 @@ def encoder_rows(encoder, naming: Naming, include_embeddings: bool = True) -> li
 
 
 def masked_lm_head_rows(head, name: Callable[[str], str]) -> list[Row]:
-    """keras_hub MaskedLMHead: dense, layer norm, and the output bias.
+    """MaskedLMHead: dense, layer norm, and the output bias.
 
     The output kernel is the (tied) word embedding table, so it has no row.
     """
     return [
-        Row(head._intermediate_dense.kernel, name("dense_kernel"), in_axes=1),
-        Row(head._intermediate_dense.bias, name("dense_bias")),
-        Row(head._intermediate_layer_norm.gamma, name("norm_gamma")),
-        Row(head._intermediate_layer_norm.beta, name("norm_beta")),
-        Row(head._bias, name("output_bias")),
+        Row(head.dense.kernel, name("dense_kernel"), in_axes=1),
+        Row(head.dense.bias, name("dense_bias")),
+        Row(head.norm.gamma, name("norm_gamma")),
+        Row(head.norm.beta, name("norm_beta")),
+        Row(head.bias, name("output_bias")),
     ]
 
 

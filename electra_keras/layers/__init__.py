@@ -2,7 +2,7 @@
 
 from electra_keras.layers.activations import get_activation
 from electra_keras.layers.embeddings import Embeddings
-from electra_keras.layers.heads import DiscriminatorHead, SentenceOrderHead, masked_lm_head
+from electra_keras.layers.heads import DiscriminatorHead, MaskedLMHead, SentenceOrderHead
 from electra_keras.layers.transformer import AttentionSublayer, FeedForwardSublayer
 
 __all__ = [
@@ -10,7 +10,7 @@ __all__ = [
     "DiscriminatorHead",
     "Embeddings",
     "FeedForwardSublayer",
+    "MaskedLMHead",
     "SentenceOrderHead",
     "get_activation",
-    "masked_lm_head",
 ]

@@ -11,6 +11,7 @@ def truncated_normal(stddev: float) -> keras.initializers.Initializer:
     return keras.initializers.TruncatedNormal(stddev=stddev)
 
 
+@keras.saving.register_keras_serializable(package="electra_keras")
 class Embeddings(keras.layers.Layer):
     """LayerNorm(word + position + segment embeddings), then dropout.
 

@@ -1,14 +1,14 @@
-"""Output heads: ELECTRA's replaced-token discriminator, masked-LM heads tied
+"""Output heads: ELECTRA's replaced-token discriminator, the masked-LM head tied
 to the word embeddings, and ALBERT's sentence-order head."""
 
 import keras
 from keras import ops
-from keras_hub.layers import MaskedLMHead
 
 from electra_keras.layers.activations import get_activation
 from electra_keras.layers.embeddings import truncated_normal
 
 
+@keras.saving.register_keras_serializable(package="electra_keras")
 class DiscriminatorHead(keras.layers.Layer):
     """Per-token "was this token replaced?" logit: Dense(hidden) -> act -> Dense(1).
 
@@ -76,35 +76,108 @@ class DiscriminatorHead(keras.layers.Layer):
         return config
 
 
-def masked_lm_head(
-    word_embeddings,
-    hidden_size: int,
-    hidden_act: str,
-    layer_norm_epsilon: float,
-    initializer_range: float,
-    name: str = "mlm_head",
-    dtype=None,
-) -> MaskedLMHead:
+@keras.saving.register_keras_serializable(package="electra_keras")
+class MaskedLMHead(keras.layers.Layer):
     """Dense(embedding) -> act -> LayerNorm -> logits against the word table + bias.
 
-    keras_hub's MaskedLMHead is exactly the generator head of ELECTRA and the
-    MLM head of ALBERT/BERT when its output is tied to the word embeddings;
-    it gathers the positions it is given, so pretraining computes logits only
-    where tokens were masked. The layer is built here because the models
-    that own it build eagerly (so weights exist before a checkpoint loads).
+    The generator head of ELECTRA and the MLM head of ALBERT/BERT: the output
+    layer is the (tied) word-embedding table, with a bias of its own. Written
+    here rather than using keras_hub's MaskedLMHead because that one adds its
+    float32 bias to bfloat16 logits and fails under mixed precision on the
+    TensorFlow backend; ours returns float32 logits, which the vocabulary
+    softmax needs anyway.
+
+    Args:
+        word_embeddings: the `ReversibleEmbedding` whose table scores tokens.
+        hidden_size: width of the encoder output.
+        hidden_act: activation after the dense layer.
+        layer_norm_epsilon: LayerNorm epsilon.
+        initializer_range: stddev of the truncated-normal initializer.
+
+    Call with `masked_positions` (batch, num_masked) to score only those
+    positions (pretraining); without, every position is scored.
+
+    Example:
+    >>> from keras_hub.layers import ReversibleEmbedding
+    >>> table = ReversibleEmbedding(100, 8)
+    >>> table.build((None, None))
+    >>> head = MaskedLMHead(table, hidden_size=16)
+    >>> tuple(head(keras.ops.ones((2, 5, 16))).shape)
+    (2, 5, 100)
     """
-    head = MaskedLMHead(
-        token_embedding=word_embeddings,
-        intermediate_activation=get_activation(hidden_act),
-        layer_norm_epsilon=layer_norm_epsilon,
-        kernel_initializer=truncated_normal(initializer_range),
-        dtype=dtype,
-        name=name,
-    )
-    head.build((None, None, hidden_size))
-    return head
+
+    def __init__(
+        self,
+        word_embeddings,
+        hidden_size: int,
+        hidden_act: str = "gelu",
+        layer_norm_epsilon: float = 1e-12,
+        initializer_range: float = 0.02,
+        **kwargs,
+    ):
+        # No autocast: the bias stays float32 when added to the float32 logits
+        # (the dense and norm sublayers still compute in the layer's policy).
+        super().__init__(autocast=False, **kwargs)
+        # === Layers ===
+        self.word_embeddings = word_embeddings
+        self.dense = keras.layers.Dense(
+            word_embeddings.output_dim,
+            activation=get_activation(hidden_act),
+            kernel_initializer=truncated_normal(initializer_range),
+            dtype=self.dtype_policy,
+            name="dense",
+        )
+        self.norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="norm"
+        )
+        # === Config ===
+        self.hidden_size = hidden_size
+        self.hidden_act = hidden_act
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.initializer_range = initializer_range
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self.dense.build((None, None, self.hidden_size))
+        self.norm.build((None, None, self.word_embeddings.output_dim))
+        self.bias = self.add_weight(
+            name="bias",
+            shape=(self.word_embeddings.input_dim,),
+            initializer="zeros",
+            dtype="float32",
+        )
+        self.built = True
+
+    def call(self, sequence_output, masked_positions=None):
+        if masked_positions is not None:
+            sequence_output = ops.take_along_axis(
+                sequence_output, ops.expand_dims(masked_positions, -1), axis=1
+            )
+        x = self.norm(self.dense(sequence_output))
+        logits = self.word_embeddings(x, reverse=True)
+        return ops.cast(logits, "float32") + self.bias
+
+    def compute_output_shape(self, input_shape, masked_positions_shape=None):
+        length = input_shape[1] if masked_positions_shape is None else masked_positions_shape[1]
+        return (input_shape[0], length, self.word_embeddings.input_dim)
+
+    def get_config(self):
+        # The word table is owned (and serialized) by the model that built
+        # this head; the model's from_config passes it in again.
+        config = super().get_config()
+        config.update(
+            {
+                "hidden_size": self.hidden_size,
+                "hidden_act": self.hidden_act,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "initializer_range": self.initializer_range,
+            }
+        )
+        return config
 
 
+@keras.saving.register_keras_serializable(package="electra_keras")
 class SentenceOrderHead(keras.layers.Layer):
     """ALBERT's sentence-order prediction: dropout + Dense(2) on the pooled output.
 

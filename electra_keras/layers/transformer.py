@@ -15,6 +15,7 @@ from electra_keras.layers.activations import get_activation
 from electra_keras.layers.embeddings import truncated_normal
 
 
+@keras.saving.register_keras_serializable(package="electra_keras")
 class AttentionSublayer(keras.layers.Layer):
     """Self-attention with residual connection and post-LayerNorm.
 
@@ -97,6 +98,7 @@ class AttentionSublayer(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="electra_keras")
 class FeedForwardSublayer(keras.layers.Layer):
     """Position-wise feed-forward network with residual and post-LayerNorm.
 

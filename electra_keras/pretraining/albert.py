@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import keras
 
-from electra_keras.config import ModelConfig
+from electra_keras.base import ConfiguredModel
 from electra_keras.encoder import Encoder
-from electra_keras.layers import SentenceOrderHead, masked_lm_head
-from electra_keras.models import every_position
+from electra_keras.layers import MaskedLMHead, SentenceOrderHead
 
 
-class AlbertPretrainer(keras.Model):
+@keras.saving.register_keras_serializable(package="electra_keras")
+class AlbertPretrainer(ConfiguredModel):
     """Encoder (with pooler) + MLM head tied to the word table + SOP head.
 
     transformers calls it AlbertForPreTraining; its MLM head uses the
@@ -24,43 +24,37 @@ class AlbertPretrainer(keras.Model):
     """
 
     def __init__(self, config, **kwargs):
-        config = ModelConfig.coerce(config)
-        super().__init__(**kwargs)
+        super().__init__(config, **kwargs)
+        config = self.config
         if not config.pooler:
             raise ValueError("AlbertPretrainer: the config needs pooler=True (SOP reads it)")
         # === Layers ===
-        self.encoder = Encoder(config, name="encoder")
-        self.mlm_head = masked_lm_head(
+        self.encoder = Encoder(config, dtype=self.dtype_policy, name="encoder")
+        self.mlm_head = MaskedLMHead(
             self.encoder.embeddings.word_embeddings,
             hidden_size=config.hidden_size,
             hidden_act=config.hidden_act,
             layer_norm_epsilon=config.layer_norm_epsilon,
             initializer_range=config.initializer_range,
+            dtype=self.dtype_policy,
             name="mlm_head",
         )
+        self.mlm_head.build()
         self.sop_head = SentenceOrderHead(
             hidden_size=config.hidden_size,
             dropout_rate=config.classifier_dropout_rate,
             initializer_range=config.initializer_range,
+            dtype=self.dtype_policy,
             name="sop_head",
         )
         self.sop_head.build()
-        # === Config ===
-        self.config = config
+        self.built = True
 
     def call(self, inputs, masked_positions=None, training=False):
         outputs = self.encoder(inputs, training=training)
         sequence_output = outputs["sequence_output"]
         return {
-            "mlm_logits": self.mlm_head(
-                sequence_output, every_position(sequence_output, masked_positions)
-            ),
+            "mlm_logits": self.mlm_head(sequence_output, masked_positions),
             "sop_logits": self.sop_head(outputs["pooled_output"], training=training),
         }
 
-    def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

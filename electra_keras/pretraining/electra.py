@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import keras
 
-from electra_keras.config import ModelConfig
+from electra_keras.base import ConfiguredModel
 from electra_keras.encoder import embeddings_for
 from electra_keras.models import ElectraDiscriminator, ElectraGenerator
 
 
-class ElectraPretrainer(keras.Model):
+@keras.saving.register_keras_serializable(package="electra_keras")
+class ElectraPretrainer(ConfiguredModel):
     """A generator and a discriminator built on ONE shared `Embeddings` block.
 
     The sharing is structural: the constructor creates the block once and
@@ -34,23 +35,25 @@ class ElectraPretrainer(keras.Model):
     """
 
     def __init__(self, config, **kwargs):
-        config = ModelConfig.coerce(config)
-        super().__init__(**kwargs)
+        super().__init__(config, **kwargs)
+        config = self.config
         if config.generator_size is None:
             raise ValueError(
                 "ElectraPretrainer: the config needs a generator_size (a fraction "
                 "of the discriminator's width, e.g. 0.25)"
             )
         # === Layers ===
-        self.embeddings = embeddings_for(config)
+        self.embeddings = embeddings_for(config, dtype=self.dtype_policy)
         self.generator = ElectraGenerator(
-            config.generator_config(), embeddings=self.embeddings, name="generator"
+            config.generator_config(),
+            embeddings=self.embeddings,
+            dtype=self.dtype_policy,
+            name="generator",
         )
         self.discriminator = ElectraDiscriminator(
-            config, embeddings=self.embeddings, name="discriminator"
+            config, embeddings=self.embeddings, dtype=self.dtype_policy, name="discriminator"
         )
-        # === Config ===
-        self.config = config
+        self.built = True
 
     def call(self, inputs, training=False):
         """Generator logits and discriminator logits on the same inputs."""
@@ -59,9 +62,3 @@ class ElectraPretrainer(keras.Model):
             "discriminator_logits": self.discriminator(inputs, training=training),
         }
 
-    def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

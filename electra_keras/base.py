@@ -1,0 +1,37 @@
+"""What every model of electra_keras has in common."""
+
+import keras
+
+from electra_keras.config import ModelConfig
+
+
+class ConfiguredModel(keras.Model):
+    """A model fully described by a `ModelConfig`, with every variable created
+    in `__init__`, so a checkpoint can be loaded right after construction.
+
+    `get_config` stores only the config (plus name and dtype policy):
+    `from_config` and `.keras` loading call the constructor again, which is
+    what rebuilds shared layers as shared.
+    """
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        self.config = ModelConfig.coerce(config)
+
+    def get_config(self):
+        return {
+            "config": self.config.to_dict(),
+            "name": self.name,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # Variables exist from construction: nothing for Keras to build on load.
+    def get_build_config(self):
+        return None
+
+    def build_from_config(self, config):
+        pass

@@ -1,0 +1,176 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import electra_keras as ek
+from model_checks import run_model_checks, tiny_inputs
+
+VOCAB = 50
+
+
+def tiny(**overrides):
+    values = dict(vocab_size=VOCAB, max_position_embeddings=32)
+    values.update(overrides)
+    return ek.ModelConfig.from_preset("tiny", **values)
+
+
+def tiny_albert(**overrides):
+    values = dict(family="albert", generator_size=None, share="all", pooler=True,
+                  hidden_act="gelu_new")
+    values.update(overrides)
+    return tiny(**values)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda dtype=None: ek.Encoder(tiny(pooler=True), dtype=dtype),
+        lambda dtype=None: ek.ElectraDiscriminator(tiny(), dtype=dtype),
+        lambda dtype=None: ek.ElectraGenerator(tiny(), dtype=dtype),
+        lambda dtype=None: ek.ElectraPretrainer(tiny(), dtype=dtype),
+        lambda dtype=None: ek.AlbertPretrainer(
+            tiny_albert(share="groups", num_layers=4, num_hidden_groups=2, inner_group_num=2),
+            dtype=dtype,
+        ),
+    ],
+    ids=["encoder", "discriminator", "generator", "electra_pretrainer", "albert_pretrainer"],
+)
+def test_every_model_passes_the_shared_checks(make, tmp_path):
+    run_model_checks(make, tmp_path, vocab=VOCAB)
+
+
+def test_output_shapes():
+    inputs = tiny_inputs(batch=3, length=9, vocab=VOCAB)
+    out = ek.ElectraPretrainer(tiny())(inputs)
+    assert out["generator_logits"].shape == (3, 9, VOCAB)
+    assert out["discriminator_logits"].shape == (3, 9)
+    generator = ek.ElectraGenerator(tiny())
+    positions = np.array([[0, 4], [1, 2], [8, 8]], "int32")
+    gathered = generator(inputs, masked_positions=positions)
+    full = generator(inputs)
+    assert gathered.shape == (3, 2, VOCAB)
+    np.testing.assert_allclose(gathered[2, 0], full[2, 8], atol=1e-6)
+
+
+def test_generator_is_narrower_and_shares_embeddings():
+    config = tiny()  # hidden 32, generator_size 0.5
+    model = ek.ElectraPretrainer(config)
+    generator, discriminator = model.generator, model.discriminator
+    assert generator.config.hidden_size == 16 and generator.config.num_heads == 1
+    assert generator.config.intermediate_size == 32
+    assert generator.config.num_layers == discriminator.config.num_layers
+    # Both have their own projection from the shared 16-wide embeddings?
+    # The generator is 16 wide = embedding size: no projection; the discriminator projects.
+    assert generator.encoder.embedding_projection is None
+    assert discriminator.encoder.embedding_projection is not None
+    assert generator.encoder.embeddings is discriminator.encoder.embeddings
+    # The generator's output layer is the word table itself.
+    assert generator.head.word_embeddings is model.embeddings.word_embeddings
+    variable_ids = [id(v) for v in model.weights]
+    assert len(variable_ids) == len(set(variable_ids))
+
+
+def test_shared_embeddings_survive_keras_save_and_from_config(tmp_path):
+    model = ek.ElectraPretrainer(tiny())
+    path = tmp_path / "pretrainer.keras"
+    model.save(path)
+    for restored in (keras.saving.load_model(path), ek.ElectraPretrainer.from_config(model.get_config())):
+        generator_table = restored.generator.encoder.embeddings.word_embeddings.embeddings
+        discriminator_table = restored.discriminator.encoder.embeddings.word_embeddings.embeddings
+        assert generator_table is discriminator_table
+        assert restored.generator.encoder.embeddings is restored.discriminator.encoder.embeddings
+        # One set of embedding variables: a change through one is seen by the other.
+        discriminator_table.assign(discriminator_table + 1.0)
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(restored.generator.head.word_embeddings.embeddings),
+            keras.ops.convert_to_numpy(discriminator_table),
+        )
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(loaded.embeddings.word_embeddings.embeddings),
+        keras.ops.convert_to_numpy(model.embeddings.word_embeddings.embeddings),
+    )
+    # Training one step moves the shared table for both.
+    trainable_ids = {id(v) for v in loaded.trainable_weights}
+    assert id(loaded.generator.encoder.embeddings.word_embeddings.embeddings) in trainable_ids
+    assert len(trainable_ids) == len(loaded.trainable_weights)
+
+
+def count_params(config):
+    return ek.Encoder(config).count_params()
+
+
+@pytest.mark.parametrize(
+    "share, attention, feedforward",
+    [("none", 4, 4), ("all", 1, 1), ("attention", 1, 4), ("ffn", 4, 1)],
+)
+def test_sharing_modes_create_the_right_sublayers(share, attention, feedforward):
+    config = tiny(share=share, num_layers=4)
+    encoder = ek.Encoder(config)
+    assert len(encoder.attention_sublayers) == attention
+    assert len(encoder.feedforward_sublayers) == feedforward
+    assert len(encoder.schedule) == 4
+
+
+def test_groups_follow_albert_group_rule():
+    config = tiny_albert(share="groups", num_layers=6, num_hidden_groups=3, inner_group_num=2)
+    # transformers: layer i uses group int(i / (6 / 3)); each group runs 2 inner layers.
+    assert config.layer_schedule() == [
+        (0, 0), (1, 1), (0, 0), (1, 1), (2, 2), (3, 3), (2, 2), (3, 3), (4, 4), (5, 5), (4, 4), (5, 5)
+    ]
+    assert len(ek.Encoder(config).attention_sublayers) == 6
+
+
+def test_sharing_cuts_parameters_by_the_layer_count():
+    hidden = dict(num_layers=6, embedding_size=16)
+    unshared, shared = count_params(tiny(**hidden)), count_params(tiny(share="all", **hidden))
+    attention_only = count_params(tiny(share="attention", **hidden))
+    embeddings = VOCAB * 16 + 32 * 16 + 2 * 16 + 2 * 16 + (16 * 32 + 32)
+    per_layer = (unshared - embeddings) // 6
+    assert unshared - shared == 5 * per_layer
+    assert shared < attention_only < unshared
+
+
+def test_bad_inputs_get_clear_errors():
+    encoder = ek.Encoder(tiny())
+    good = tiny_inputs(vocab=VOCAB)
+    with pytest.raises(TypeError, match="token_ids: expected an integer tensor"):
+        encoder({**good, "token_ids": good["token_ids"].astype("float32")})
+    with pytest.raises(TypeError, match="segment_ids: expected an integer"):
+        encoder({**good, "segment_ids": good["segment_ids"].astype("float32")})
+    with pytest.raises(ValueError, match=r"token_ids: expected shape \(batch, sequence_length\)"):
+        encoder({"token_ids": good["token_ids"][0]})
+    with pytest.raises(ValueError, match="expected a dict with keys"):
+        encoder({"input_ids": good["token_ids"]})
+    with pytest.raises(ValueError, match="longer than max_position_embeddings=32"):
+        encoder({"token_ids": np.ones((1, 33), "int32")})
+    with pytest.raises(tf.errors.InvalidArgumentError, match="segment_ids must be < type_vocab_size=2"):
+        encoder({**good, "segment_ids": np.full_like(good["segment_ids"], 2)})
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"token_ids must be < vocab_size={VOCAB}"):
+        encoder({**good, "token_ids": np.full_like(good["token_ids"], VOCAB)})
+
+
+def test_length_check_also_runs_inside_a_traced_function():
+    encoder = ek.Encoder(tiny())
+    run = tf.function(
+        lambda ids: encoder({"token_ids": ids})["sequence_output"],
+        input_signature=[tf.TensorSpec((None, None), tf.int32)],
+    )
+    assert run(tf.ones((1, 32), tf.int32)).shape == (1, 32, 32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="longer than max_position_embeddings"):
+        run(tf.ones((1, 40), tf.int32))
+
+
+def test_token_id_tensor_alone_means_one_segment_no_padding():
+    encoder = ek.Encoder(tiny())
+    ids = tiny_inputs(vocab=VOCAB)["token_ids"]
+    explicit = encoder({"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": np.ones_like(ids)})
+    np.testing.assert_allclose(encoder(ids)["sequence_output"], explicit["sequence_output"], atol=0)
+
+
+def test_dropout_is_active_only_in_training():
+    model = ek.ElectraDiscriminator(tiny())
+    inputs = tiny_inputs(vocab=VOCAB)
+    a, b = model(inputs, training=True), model(inputs, training=True)
+    assert not np.allclose(a, b)
