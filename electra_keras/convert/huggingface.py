@@ -401,17 +401,21 @@ def from_huggingface(path: str | Path, architecture: str | None = None, strict: 
     if not config_file.is_file():
         raise FileNotFoundError(f"{folder}: no config.json (is this a transformers checkpoint folder?)")
     hf_config = json.loads(config_file.read_text())
-    architecture = architecture or (hf_config.get("architectures") or [None])[0]
+    config = config_from_huggingface(hf_config, source=str(config_file))
+    tensors = read_tensors(folder)
+    architecture = (
+        architecture
+        or (hf_config.get("architectures") or [None])[0]
+        or _infer_architecture(hf_config.get("model_type"), tensors)
+    )
     if architecture not in _ARCHITECTURES:
         raise ValueError(
             f"{config_file}: architecture {architecture!r} is not supported; "
             f"supported: {sorted(_ARCHITECTURES)} (pass architecture=...)"
         )
     family, model_class = _ARCHITECTURES[architecture]
-    config = config_from_huggingface(hf_config, source=str(config_file))
     if config.family != family:
         raise ValueError(f"{config_file}: {architecture} needs model_type {family!r}, got {config.family!r}")
-    tensors = read_tensors(folder)
     prefix = _detect_prefix(tensors, family, bare=model_class is Encoder)
     model = model_class(config)
     rows = rows_for(model, prefix)
@@ -427,6 +431,18 @@ def from_huggingface(path: str | Path, architecture: str | None = None, strict: 
     if unused:
         logger.warning("%s: %d tensors not used: %s", folder, len(unused), ", ".join(unused))
     return model
+
+
+def _infer_architecture(model_type: str | None, tensors) -> str | None:
+    """For configs without `architectures`: the heads present tell the class."""
+    has = lambda prefix: any(name.startswith(prefix) for name in tensors)  # noqa: E731
+    if model_type == "electra":
+        if has("discriminator_predictions."):
+            return "ElectraForPreTraining"
+        return "ElectraForMaskedLM" if has("generator_predictions.") else "ElectraModel"
+    if model_type == "albert":
+        return "AlbertForPreTraining" if has("sop_classifier.") else "AlbertModel"
+    return "BertModel" if model_type == "bert" else None
 
 
 def _check_tied(tensors, prefix: str, folder: Path) -> None:
