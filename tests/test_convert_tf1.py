@@ -316,3 +316,21 @@ def test_no_discriminator_lists_what_was_found(tmp_path, reference):
     prefix = write_checkpoint(tmp_path / "generator", tensors)
     with pytest.raises(CheckpointMismatchError, match=r"generator/encoder \(\d+ tensors\)"):
         from_official_tf1(prefix)
+
+
+def test_cli_converts_tf1_to_transformers_folders(tmp_path, pretraining_checkpoint, reference):
+    from electra_keras.cli import main
+
+    out = tmp_path / "hf"
+    assert main(["convert", str(pretraining_checkpoint), str(out)]) == 0
+    inputs = reference.inputs
+    torch_inputs = dict(
+        input_ids=torch.from_numpy(inputs["token_ids"]).long(),
+        token_type_ids=torch.from_numpy(inputs["segment_ids"]).long(),
+        attention_mask=torch.from_numpy(inputs["padding_mask"]).long(),
+    )
+    discriminator = transformers.ElectraForPreTraining.from_pretrained(out / "discriminator").eval()
+    generator = transformers.ElectraForMaskedLM.from_pretrained(out / "generator").eval()
+    with torch.no_grad():
+        assert max_diff(discriminator(**torch_inputs).logits, reference.disc_logits) <= TOLERANCE
+        assert max_diff(generator(**torch_inputs).logits, reference.gen_logits) <= TOLERANCE

@@ -1,0 +1,54 @@
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import transformers
+
+import electra_keras as ek
+from electra_keras.cli import main
+from electra_keras.convert import parity
+
+
+def test_convert_huggingface_to_keras_and_back(tmp_path):
+    source = tmp_path / "source"
+    transformers.ElectraForPreTraining(parity._electra_config(transformers)).save_pretrained(source)
+    keras_file = tmp_path / "discriminator.keras"
+    assert main(["convert", str(source), str(keras_file)]) == 0
+    model = keras.saving.load_model(keras_file)
+    assert isinstance(model, ek.ElectraDiscriminator)
+
+    back = tmp_path / "back"
+    assert main(["convert", str(keras_file), str(back)]) == 0
+    reloaded = transformers.ElectraForPreTraining.from_pretrained(back)
+    original = transformers.ElectraForPreTraining.from_pretrained(source)
+    for (name, a), (_, b) in zip(original.state_dict().items(), reloaded.state_dict().items()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+
+
+def test_convert_errors_name_the_problem(tmp_path):
+    with pytest.raises(SystemExit, match="cannot tell the format of"):
+        main(["convert", str(tmp_path / "nothing"), str(tmp_path / "out.keras")])
+    source = tmp_path / "source"
+    transformers.BertModel(parity._bert_config(transformers)).save_pretrained(source)
+    with pytest.raises(SystemExit, match="OUT must end in .keras"):
+        main(["convert", str(source), str(tmp_path / "out"), "--to", "keras"])
+
+
+def test_info_lists_presets_and_counts_parameters(capsys):
+    assert main(["info"]) == 0
+    assert "electra-small" in capsys.readouterr().out
+    assert main(["info", "--preset", "tiny"]) == 0
+    out = capsys.readouterr().out
+    expected = ek.ElectraPretrainer("tiny").count_params()
+    assert f"pretrainer parameters (embeddings counted once): {expected:,}" in out
+
+
+def test_console_script_is_installed():
+    # The one fresh-process check: the `electra-keras` entry point of setup.cfg.
+    script = os.path.join(os.path.dirname(sys.executable), "electra-keras")
+    result = subprocess.run([script, "info"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "albert-xxlarge" in result.stdout
