@@ -103,13 +103,16 @@ class BertNaming(Naming):
             )
         return _linear(f"{self.prefix}embeddings_project", part)
 
+    def _layer(self, index):
+        return f"{self.prefix}encoder.layer.{index}"
+
     def attention(self, index, part):
         sublayer, _, kind = part.rpartition("_")
-        return _linear(f"{self.prefix}encoder.layer.{index}.{self._ATTENTION[sublayer]}", kind)
+        return _linear(f"{self._layer(index)}.{self._ATTENTION[sublayer]}", kind)
 
     def feedforward(self, index, part):
         sublayer, _, kind = part.rpartition("_")
-        return _linear(f"{self.prefix}encoder.layer.{index}.{self._FEEDFORWARD[sublayer]}", kind)
+        return _linear(f"{self._layer(index)}.{self._FEEDFORWARD[sublayer]}", kind)
 
     def pooler(self, part):
         return _linear(f"{self.prefix}pooler.dense", part)
@@ -141,14 +144,6 @@ class AlbertNaming(BertNaming):
 
     def projection(self, part):
         return _linear(f"{self.prefix}encoder.embedding_hidden_mapping_in", part)
-
-    def attention(self, index, part):
-        sublayer, _, kind = part.rpartition("_")
-        return _linear(f"{self._layer(index)}.{self._ATTENTION[sublayer]}", kind)
-
-    def feedforward(self, index, part):
-        sublayer, _, kind = part.rpartition("_")
-        return _linear(f"{self._layer(index)}.{self._FEEDFORWARD[sublayer]}", kind)
 
     def pooler(self, part):
         return _linear(f"{self.prefix}pooler", part)
