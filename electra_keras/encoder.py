@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import keras
 from keras import ops
-import tensorflow as tf
 
 from electra_keras.base import ConfiguredModel
 from electra_keras.config import ModelConfig
@@ -214,11 +213,3 @@ class Encoder(ConfiguredModel):
         if self.pooler is not None:
             outputs["pooled_output"] = self.pooler(x[:, 0, :])
         return outputs
-
-
-    def input_signature(self) -> dict[str, tf.TensorSpec]:
-        """int32 specs with dynamic batch and length, for export and tracing."""
-        return {
-            name: tf.TensorSpec((None, None), tf.int32, name=name)
-            for name in INPUT_NAMES
-        }
