@@ -1,32 +1,87 @@
-"""ELECTRA's generator and discriminator, sharing one embedding block.
+"""ELECTRA pretraining: replaced-token detection (Clark et al. 2020).
 
-Clark et al. 2020, section 3.2: the generator and discriminator share their
-token (and here position and segment) embeddings and the embedding LayerNorm;
-the generator's output layer is tied to the word embeddings with its own bias.
-The replaced-token-detection objective is added on top of this model.
+Read `ElectraPretrainer.objective` top to bottom; it follows the paper and
+the official `run_pretraining.py`:
+
+1. mask 15% of the tokens (85% [MASK], 15% unchanged; see masking.py);
+2. the generator, a small masked LM, predicts the masked tokens: MLM loss;
+3. sample a replacement for every masked position from the generator
+   (Gumbel-max at temperature T, no gradient into the generator);
+4. the discriminator sees the input with the samples written in and labels
+   every token: replaced iff it differs from the original (a sample that
+   happens to be correct counts as original);
+5. discriminator loss: sigmoid cross-entropy averaged over all real tokens;
+   total loss = MLM + lambda * RTD with lambda = 50.
+
+Generator and discriminator share one embedding block (word, position and
+segment tables and the embedding LayerNorm); the generator's output layer is
+tied to the word table with its own bias, and it has its own projection when
+its hidden size differs from the embedding size.
 """
 
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
-from electra_keras.base import ConfiguredModel
+from electra_keras.config import ModelConfig
 from electra_keras.encoder import embeddings_for
 from electra_keras.models import ElectraDiscriminator, ElectraGenerator
+from electra_keras.pretraining.base import Pretrainer, global_mean
+from electra_keras.pretraining.masking import MaskingConfig, scatter_positions
+
+
+def gumbel_max_sample(logits, temperature: float = 1.0):
+    """One token per position from softmax(logits / T), via the Gumbel-max trick."""
+    uniform = tf.random.uniform(tf.shape(logits), minval=1e-9, maxval=1.0)
+    gumbel = -tf.math.log(-tf.math.log(uniform))
+    return tf.argmax(logits / temperature + gumbel, axis=-1, output_type=tf.int32)
+
+
+def replace_tokens(batch, sampled):
+    """The discriminator's input and labels: every masked position (also those
+    left unchanged by masking) gets its sampled token, as in the official
+    code; a position is labelled replaced (1.0) iff its token now differs
+    from the original, so a correct sample counts as original."""
+    valid = batch["masked_weights"] > 0
+    corrupted = scatter_positions(batch["masked_token_ids"], batch["masked_positions"], sampled, valid)
+    replaced = tf.not_equal(corrupted, tf.cast(batch["token_ids"], tf.int32))
+    return corrupted, tf.cast(replaced, tf.float32)
+
+
+def masked_lm_terms(mlm_logits, batch):
+    """Per-position cross-entropy and accuracy of MLM logits at the masked positions."""
+    labels = batch["masked_ids"]
+    cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=mlm_logits)
+    correct = tf.cast(tf.argmax(mlm_logits, -1, output_type=tf.int32) == labels, tf.float32)
+    return cross_entropy, correct
+
+
+def mlm_trackers() -> dict[str, keras.metrics.Metric]:
+    return {
+        "loss": keras.metrics.Mean(name="loss"),
+        "mlm_loss": keras.metrics.Mean(name="mlm_loss"),
+        "mlm_accuracy": keras.metrics.Mean(name="mlm_accuracy"),
+    }
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")
-class ElectraPretrainer(ConfiguredModel):
-    """A generator and a discriminator built on ONE shared `Embeddings` block.
+class ElectraPretrainer(Pretrainer):
+    """A generator and a discriminator on ONE shared `Embeddings` block, trained
+    with replaced-token detection by plain `fit`.
 
     The sharing is structural: the constructor creates the block once and
-    hands it to both encoders, and `get_config` stores only the config, so
-    `from_config` and `.keras` loading rebuild the same single set of
-    variables (tf-models-official loses this on deserialization).
+    hands it to both encoders, and `get_config` stores only configs, so
+    `from_config` and `.keras` loading rebuild one set of variables
+    (tf-models-official loses this on deserialization).
 
     Args:
         config: the discriminator's `ModelConfig` (family "electra", with a
             `generator_size`), its dict, or a preset name.
+        masking: a `MaskingConfig`; `from_preset(..., vocabulary=...)` builds
+            it from the vocabulary's special tokens.
+        rtd_weight: lambda, the weight of the discriminator loss (paper: 50).
+        temperature: sampling temperature of the generator (paper: 1.0).
 
     Example:
     >>> model = ElectraPretrainer("tiny")
@@ -34,8 +89,15 @@ class ElectraPretrainer(ConfiguredModel):
     True
     """
 
-    def __init__(self, config, **kwargs):
-        super().__init__(config, **kwargs)
+    def __init__(
+        self,
+        config,
+        masking: MaskingConfig | dict | None = None,
+        rtd_weight: float = 50.0,
+        temperature: float = 1.0,
+        **kwargs,
+    ):
+        super().__init__(config, masking=masking, **kwargs)
         config = self.config
         if config.generator_size is None:
             raise ValueError(
@@ -54,11 +116,98 @@ class ElectraPretrainer(ConfiguredModel):
             config, embeddings=self.embeddings, dtype=self.dtype_policy, name="discriminator"
         )
         self.built = True
+        # === Objective and metrics ===
+        self.rtd_weight = rtd_weight
+        self.temperature = temperature
+        self.trackers = {
+            **mlm_trackers(),
+            "sampled_accuracy": keras.metrics.Mean(name="sampled_accuracy"),
+            "rtd_loss": keras.metrics.Mean(name="rtd_loss"),
+            "rtd_accuracy": keras.metrics.Mean(name="rtd_accuracy"),
+            # Accuracy of always answering "original": what rtd_accuracy must beat.
+            "rtd_baseline_accuracy": keras.metrics.Mean(name="rtd_baseline_accuracy"),
+            "rtd_auc": keras.metrics.AUC(from_logits=True, name="rtd_auc"),
+            "rtd_precision": keras.metrics.Precision(name="rtd_precision"),
+            "rtd_recall": keras.metrics.Recall(name="rtd_recall"),
+        }
+
+    @classmethod
+    def from_preset(cls, name: str, vocabulary=None, lowercase: bool = True, **kwargs):
+        """A preset sized to a vocabulary, with masking ids from its special tokens.
+
+        Example:
+            model = ElectraPretrainer.from_preset("electra-small", vocabulary="vocab.txt")
+        """
+        from electra_keras.data.tokenizer import WordPieceTokenizer
+
+        overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in ModelConfig.__dataclass_fields__}
+        masking_overrides = kwargs.pop("masking_rate", None)
+        masking = None
+        if vocabulary is not None:
+            tokenizer = WordPieceTokenizer(vocabulary, lowercase=lowercase)
+            overrides["vocab_size"] = tokenizer.vocabulary_size
+            rate = {} if masking_overrides is None else {"rate": masking_overrides}
+            masking = MaskingConfig.for_tokenizer(tokenizer, "electra", **rate)
+        return cls(ModelConfig.from_preset(name, **overrides), masking=masking, **kwargs)
 
     def call(self, inputs, training=False):
-        """Generator logits and discriminator logits on the same inputs."""
+        """Generator and discriminator logits on the same inputs (no masking)."""
         return {
             "generator_logits": self.generator(inputs, training=training),
             "discriminator_logits": self.discriminator(inputs, training=training),
         }
 
+    def objective(self, batch, training):
+        padding_mask = batch["padding_mask"]
+        positions, weights = batch["masked_positions"], batch["masked_weights"]
+
+        # 2. The generator predicts the masked tokens.
+        mlm_logits = self.generator(
+            {"token_ids": batch["masked_token_ids"], "segment_ids": batch["segment_ids"],
+             "padding_mask": padding_mask},
+            masked_positions=positions,
+            training=training,
+        )
+        cross_entropy, mlm_correct = masked_lm_terms(mlm_logits, batch)
+        mlm_loss = global_mean(cross_entropy, weights)
+
+        # 3. Sample replacements; no gradient flows back into the generator.
+        sampled = tf.stop_gradient(gumbel_max_sample(mlm_logits, self.temperature))
+
+        # 4. Corrupt the input; a correctly sampled token counts as original.
+        corrupted, replaced = replace_tokens(batch, sampled)
+
+        # 5. The discriminator labels every real token.
+        rtd_logits = self.discriminator(
+            {"token_ids": corrupted, "segment_ids": batch["segment_ids"], "padding_mask": padding_mask},
+            training=training,
+        )
+        rtd_logits = tf.cast(rtd_logits, tf.float32)
+        token_weights = tf.cast(padding_mask, tf.float32)
+        rtd_loss = global_mean(
+            tf.nn.sigmoid_cross_entropy_with_logits(labels=replaced, logits=rtd_logits), token_weights
+        )
+        loss = mlm_loss + self.rtd_weight * rtd_loss
+
+        predicted_replaced = tf.cast(rtd_logits > 0, tf.float32)
+        probabilities = tf.sigmoid(rtd_logits)
+        values = {
+            "mlm_loss": (cross_entropy, weights),
+            "mlm_accuracy": (mlm_correct, weights),
+            "sampled_accuracy": (tf.cast(sampled == batch["masked_ids"], tf.float32), weights),
+            "rtd_loss": (
+                tf.nn.sigmoid_cross_entropy_with_logits(labels=replaced, logits=rtd_logits),
+                token_weights,
+            ),
+            "rtd_accuracy": (tf.cast(predicted_replaced == replaced, tf.float32), token_weights),
+            "rtd_baseline_accuracy": (1.0 - replaced, token_weights),
+            "rtd_auc": (replaced, rtd_logits, token_weights),
+            "rtd_precision": (replaced, probabilities, token_weights),
+            "rtd_recall": (replaced, probabilities, token_weights),
+        }
+        return loss, values
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(rtd_weight=self.rtd_weight, temperature=self.temperature)
+        return config

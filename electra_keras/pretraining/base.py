@@ -1,0 +1,145 @@
+"""The training-step mechanics every pretraining objective shares.
+
+A `Pretrainer` subclass defines `objective(batch, training)`: the loss to
+minimize and the values its metrics track. This class turns that into Keras'
+`train_step`/`test_step`, so pretraining is plain `model.fit` /
+`model.evaluate`, on one device or under a `tf.distribute` strategy.
+
+Losses are means over the *global* batch: each replica divides its sum by
+the denominator summed over all replicas, so the gradients that the
+strategy sums are exactly those of one device with the same global batch
+(and the loss needs no further division by the number of replicas).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import tensorflow as tf
+
+from electra_keras.base import ConfiguredModel
+from electra_keras.pretraining.masking import MaskingConfig, mask_batch
+
+
+def global_sum(value):
+    """Sum of `value` over the replicas of the current strategy (itself on one device)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def global_mean(values, weights):
+    """sum(values * weights) / sum(weights), both sums over the global batch.
+
+    Returns the replica's share: summing the shares of all replicas gives
+    the global mean, which is what the strategy's gradient all-reduce does.
+    """
+    weights = tf.cast(weights, tf.float32)
+    numerator = tf.reduce_sum(tf.cast(values, tf.float32) * weights)
+    denominator = global_sum(tf.reduce_sum(weights))
+    return numerator / tf.maximum(denominator, 1e-6)
+
+
+class Pretrainer(ConfiguredModel):
+    """Base of the pretraining models: `objective` in, `train_step`/`test_step` out.
+
+    Args:
+        config: the model config.
+        masking: a `MaskingConfig` (or its dict). Batches without
+            `masked_positions` are masked inside the step with it; batches
+            from `masked_dataset` arrive masked.
+    """
+
+    def __init__(self, config, masking: MaskingConfig | dict | None = None, **kwargs):
+        super().__init__(config, **kwargs)
+        if isinstance(masking, dict):
+            masking = MaskingConfig(**{**masking, "special_token_ids": tuple(masking["special_token_ids"])})
+        self.masking = masking
+        self.trackers: dict[str, keras.metrics.Metric] = {}
+
+    # --- to be defined by each objective -----------------------------------
+
+    def objective(self, batch: dict, training: bool):
+        """Returns (loss, {metric name: (values, weights) or (labels, predictions, weights)})."""
+        raise NotImplementedError
+
+    # --- masking -------------------------------------------------------------
+
+    def mask(self, batch: dict, seed=None) -> dict:
+        if self.masking is None:
+            raise ValueError(
+                f"{type(self).__name__} has no masking config: pass masking=MaskingConfig(...) "
+                "(from_preset(..., vocabulary=...) builds one from the vocabulary)"
+            )
+        return mask_batch(batch, self.masking, seed=seed)
+
+    def masked_dataset(self, dataset: tf.data.Dataset, seed: int | None = None) -> tf.data.Dataset:
+        """Masks in the input pipeline: fresh masks every time a batch is drawn.
+
+        With `seed`, masks are a stateless function of (seed, batch index), so
+        an evaluation set is masked the same way every time.
+        """
+        if seed is None:
+            return dataset.map(self.mask, num_parallel_calls=tf.data.AUTOTUNE)
+        counted = dataset.enumerate()
+        return counted.map(
+            lambda index, batch: self.mask(batch, seed=tf.stack([tf.constant(seed, tf.int64), index])),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+
+    # --- Keras plumbing ------------------------------------------------------
+
+    @staticmethod
+    def _batch(data) -> dict:
+        if isinstance(data, (tuple, list)):
+            data = data[0]
+        if not isinstance(data, dict) or "token_ids" not in data:
+            raise ValueError(
+                "Pretraining batches must be dicts with token_ids, segment_ids and padding_mask "
+                f"(see electra_keras.data.pretraining_dataset); got {type(data).__name__}"
+            )
+        return data
+
+    def _prepared(self, data) -> dict:
+        batch = self._batch(data)
+        if "masked_positions" not in batch:
+            batch = self.mask(batch)
+        return batch
+
+    def train_step(self, data):
+        batch = self._prepared(data)
+        with tf.GradientTape() as tape:
+            loss, values = self.objective(batch, training=True)
+            scaled = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled, self.trainable_weights)
+        self.optimizer.apply(gradients, self.trainable_weights)
+        return self._update_metrics(loss, values)
+
+    def test_step(self, data):
+        loss, values = self.objective(self._prepared(data), training=False)
+        return self._update_metrics(loss, values)
+
+    def _update_metrics(self, loss, values):
+        # Every replica logs the global-batch loss; the metric's cross-replica
+        # sum over count then reads it back unchanged.
+        self.trackers["loss"].update_state(global_sum(loss))
+        for name, entry in values.items():
+            if len(entry) == 2:  # a weighted mean: (values, weights)
+                self.trackers[name].update_state(entry[0], sample_weight=entry[1])
+            else:  # a classification metric: (labels, predictions, weights)
+                self.trackers[name].update_state(entry[0], entry[1], sample_weight=entry[2])
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def get_config(self):
+        config = super().get_config()
+        if self.masking is not None:
+            masking = dataclasses.asdict(self.masking)
+            masking["special_token_ids"] = list(masking["special_token_ids"])
+            config["masking"] = masking
+        return config

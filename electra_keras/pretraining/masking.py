@@ -1,0 +1,204 @@
+"""Dynamic masking for masked-LM pretraining, drawn fresh at every step.
+
+ELECTRA (Clark et al. 2020, section 2 and Appendix A; the official
+`pretrain_helpers.mask`): 15% of the tokens are chosen, never [CLS], [SEP] or
+padding; of the chosen positions 85% become [MASK] and 15% keep their token,
+and none is replaced by a random token. BERT-style MLM (the paper's
+ablation) uses the 80% [MASK] / 10% random / 10% unchanged split instead.
+
+The number of positions per sequence follows the official code:
+round(real_tokens * rate), at least 1, at most `max_predictions`
+= int((rate + 0.005) * sequence_length) so that every batch has the same
+static shape. Positions are drawn without replacement.
+
+Everything is TensorFlow ops on a batch, so the same function runs inside
+`tf.data.Dataset.map` (the default: cheap on CPU, and it keeps random ops out
+of an XLA-compiled train step) or inside `train_step`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import tensorflow as tf
+
+# Keys added to a batch by `mask_batch`.
+MASKED_KEYS = ("masked_token_ids", "masked_positions", "masked_ids", "masked_weights")
+
+
+@dataclasses.dataclass(frozen=True)
+class MaskingConfig:
+    """How tokens are chosen and replaced.
+
+    Args:
+        rate: fraction of real tokens chosen for prediction.
+        mask_token_rate: fraction of chosen positions replaced by [MASK].
+        random_token_rate: fraction replaced by a random token; the rest keep
+            their original token.
+        mask_token_id, special_token_ids: ids of [MASK] and of the tokens
+            that are never chosen ([CLS], [SEP], [PAD], ...).
+        vocab_size: random replacements are drawn from [0, vocab_size),
+            excluding special tokens.
+        max_predictions: static number of predicted positions per sequence;
+            None uses the official int((rate + 0.005) * sequence_length).
+
+    Example:
+    >>> electra = MaskingConfig.electra(mask_token_id=103, special_token_ids=(0, 101, 102), vocab_size=30522)
+    >>> bert = MaskingConfig.bert(mask_token_id=103, special_token_ids=(0, 101, 102), vocab_size=30522)
+    >>> (electra.mask_token_rate, electra.random_token_rate, bert.random_token_rate)
+    (0.85, 0.0, 0.1)
+    """
+
+    mask_token_id: int
+    special_token_ids: tuple[int, ...]
+    vocab_size: int
+    rate: float = 0.15
+    mask_token_rate: float = 0.85
+    random_token_rate: float = 0.0
+    max_predictions: int | None = None
+
+    def __post_init__(self):
+        if not 0.0 < self.rate < 1.0:
+            raise ValueError(f"masking rate={self.rate!r}: expected a fraction in (0, 1)")
+        if self.mask_token_rate < 0 or self.random_token_rate < 0 or (
+            self.mask_token_rate + self.random_token_rate > 1.0
+        ):
+            raise ValueError(
+                f"mask_token_rate={self.mask_token_rate} and random_token_rate="
+                f"{self.random_token_rate} must be >= 0 and sum to at most 1"
+            )
+
+    @classmethod
+    def electra(cls, **kwargs) -> MaskingConfig:
+        return cls(**{"mask_token_rate": 0.85, "random_token_rate": 0.0, **kwargs})
+
+    @classmethod
+    def bert(cls, **kwargs) -> MaskingConfig:
+        return cls(**{"mask_token_rate": 0.8, "random_token_rate": 0.1, **kwargs})
+
+    @classmethod
+    def for_tokenizer(cls, tokenizer, objective: str = "electra", **kwargs) -> MaskingConfig:
+        """Token ids from a `WordPieceTokenizer`; objective "electra" or "mlm"."""
+        ids = dict(
+            mask_token_id=tokenizer.mask_token_id,
+            special_token_ids=tuple(
+                sorted(
+                    {
+                        tokenizer.pad_token_id,
+                        tokenizer.cls_token_id,
+                        tokenizer.sep_token_id,
+                        tokenizer.mask_token_id,
+                        tokenizer.unk_token_id,
+                    }
+                )
+            ),
+            vocab_size=tokenizer.vocabulary_size,
+        )
+        ids.update(kwargs)
+        return cls.electra(**ids) if objective == "electra" else cls.bert(**ids)
+
+    def num_predictions(self, sequence_length: int) -> int:
+        if self.max_predictions is not None:
+            return self.max_predictions
+        return max(1, min(sequence_length, int((self.rate + 0.005) * sequence_length)))
+
+
+def mask_batch(batch: dict, config: MaskingConfig, seed=None) -> dict:
+    """Adds a fresh masking to a batch of {token_ids, segment_ids, padding_mask}.
+
+    Args:
+        batch: dict of int tensors of shape (batch, length).
+        config: a `MaskingConfig`.
+        seed: optional stateless seed, shape (2,) int; None draws from the
+            global generator (different at every call).
+
+    Returns:
+        The batch plus:
+            masked_token_ids: the input with chosen positions replaced;
+            masked_positions: (batch, max_predictions) int32 positions;
+            masked_ids: the original ids at those positions;
+            masked_weights: 1.0 for real predictions, 0.0 for filler slots
+                (sequences with fewer candidates than max_predictions).
+    """
+    token_ids = tf.cast(batch["token_ids"], tf.int32)
+    padding_mask = tf.cast(batch["padding_mask"], tf.int32)
+    length = token_ids.shape[1]
+    if length is None:
+        raise ValueError("mask_batch needs a static sequence length (pad batches to a fixed length)")
+    num_slots = config.num_predictions(length)
+    shape = tf.shape(token_ids)
+    seeds = _split_seed(seed, 4)
+
+    # Candidates: real tokens that are not special.
+    special = tf.reduce_any(
+        token_ids[..., None] == tf.constant(config.special_token_ids, tf.int32), axis=-1
+    )
+    candidates = tf.logical_and(padding_mask > 0, tf.logical_not(special))
+
+    # Sample positions without replacement: top-k of uniform noise over the
+    # candidates (non-candidates get -inf and are never in the valid prefix).
+    noise = _uniform(shape, seeds[0])
+    scores = tf.where(candidates, noise, tf.fill(shape, -float("inf")))
+    top_scores, positions = tf.math.top_k(scores, k=num_slots)
+    real_tokens = tf.reduce_sum(padding_mask, axis=1)
+    wanted = tf.cast(tf.round(tf.cast(real_tokens, tf.float32) * config.rate), tf.int32)
+    wanted = tf.clip_by_value(wanted, 1, num_slots)
+    valid = tf.logical_and(
+        tf.sequence_mask(wanted, num_slots), tf.math.is_finite(top_scores)
+    )
+    positions = tf.where(valid, positions, tf.zeros_like(positions))
+    masked_ids = tf.gather(token_ids, positions, batch_dims=1)
+
+    # What each chosen position becomes: [MASK], a random token, or itself.
+    draw = _uniform(tf.shape(positions), seeds[1])
+    to_mask = draw < config.mask_token_rate
+    to_random = tf.logical_and(
+        draw >= config.mask_token_rate,
+        draw < config.mask_token_rate + config.random_token_rate,
+    )
+    random_ids = _random_tokens(tf.shape(positions), config, seeds[2])
+    replacement = tf.where(to_mask, config.mask_token_id, tf.where(to_random, random_ids, masked_ids))
+    replacement = tf.where(valid, replacement, masked_ids)
+
+    masked_token_ids = scatter_positions(token_ids, positions, replacement, valid)
+    return {
+        **batch,
+        "masked_token_ids": masked_token_ids,
+        "masked_positions": positions,
+        "masked_ids": masked_ids,
+        "masked_weights": tf.cast(valid, tf.float32),
+    }
+
+
+def scatter_positions(token_ids, positions, values, valid):
+    """token_ids with `values` written at `positions` where `valid`."""
+    batch_index = tf.broadcast_to(tf.range(tf.shape(positions)[0])[:, None], tf.shape(positions))
+    indices = tf.stack([batch_index, positions], axis=-1)
+    indices = tf.boolean_mask(indices, valid)
+    return tf.tensor_scatter_nd_update(token_ids, indices, tf.boolean_mask(values, valid))
+
+
+def _split_seed(seed, count):
+    if seed is None:
+        return [None] * count
+    return tf.unstack(tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), count))
+
+
+def _uniform(shape, seed):
+    if seed is None:
+        return tf.random.uniform(shape)
+    return tf.random.stateless_uniform(shape, seed)
+
+
+def _random_tokens(shape, config: MaskingConfig, seed):
+    """Uniform over the vocabulary minus the special tokens."""
+    allowed = tf.constant(
+        [i for i in range(config.vocab_size) if i not in set(config.special_token_ids)], tf.int32
+    )
+    if seed is None:
+        index = tf.random.uniform(shape, maxval=tf.shape(allowed)[0], dtype=tf.int32)
+    else:
+        index = tf.random.stateless_uniform(
+            shape, seed, minval=0, maxval=tf.shape(allowed)[0], dtype=tf.int32
+        )
+    return tf.gather(allowed, index)
