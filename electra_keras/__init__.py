@@ -19,7 +19,14 @@ if os.environ["KERAS_BACKEND"] != "tensorflow":
 from electra_keras.config import PRESETS, ModelConfig  # noqa: E402
 from electra_keras.encoder import Encoder  # noqa: E402
 from electra_keras.models import ElectraDiscriminator, ElectraGenerator  # noqa: E402
-from electra_keras.pretraining import AlbertPretrainer, ElectraPretrainer  # noqa: E402
+from electra_keras.pretraining import (  # noqa: E402
+    AlbertPretrainer,
+    ElectraPretrainer,
+    MaskedLMPretrainer,
+    MaskingConfig,
+)
+from electra_keras import data, training  # noqa: E402
+from electra_keras.training import optimizers  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -29,6 +36,11 @@ __all__ = [
     "ElectraDiscriminator",
     "ElectraGenerator",
     "ElectraPretrainer",
+    "MaskedLMPretrainer",
+    "MaskingConfig",
     "Encoder",
     "ModelConfig",
+    "data",
+    "optimizers",
+    "training",
 ]

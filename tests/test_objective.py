@@ -179,3 +179,24 @@ def test_fit_reports_every_metric_and_learns(pretrainer):
     assert set(evaluated) == expected
     again = model.evaluate(model.masked_dataset(data.take(4), seed=1), return_dict=True, verbose=0)
     assert evaluated["mlm_loss"] == again["mlm_loss"]  # the same masks every evaluation
+
+
+def test_plain_mlm_objective_uses_bert_masking_and_learns():
+    from electra_keras.data import packages
+
+    model = ek.MaskedLMPretrainer.from_preset(
+        "tiny", vocabulary=packages.bert_uncased_vocab(), max_position_embeddings=64
+    )
+    assert (model.masking.mask_token_rate, model.masking.random_token_rate) == (0.8, 0.1)
+    assert model.masking.mask_token_id == 103 and model.config.vocab_size == 30522
+    assert model.encoder.config.hidden_size == model.config.hidden_size  # discriminator-sized
+    rng = np.random.RandomState(0)
+    ids = rng.randint(1000, 1100, size=(64, 24)).astype("int32")
+    ids[:, 0], ids[:, -1] = 101, 102
+    data = tf.data.Dataset.from_tensor_slices(
+        {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": np.ones_like(ids)}
+    ).repeat().batch(16)
+    model.compile(optimizer=keras.optimizers.AdamW(3e-3))
+    history = model.fit(data, steps_per_epoch=20, epochs=2, verbose=0).history
+    assert set(history) == {"loss", "mlm_loss", "mlm_accuracy"}
+    assert history["mlm_loss"][-1] < history["mlm_loss"][0]

@@ -59,6 +59,37 @@ class Pretrainer(ConfiguredModel):
         self.masking = masking
         self.trackers: dict[str, keras.metrics.Metric] = {}
 
+    # "electra" (85% [MASK], 15% kept) or "mlm" (BERT's 80/10/10).
+    masking_style = "electra"
+
+    @classmethod
+    def from_preset(cls, name: str, vocabulary=None, lowercase: bool = True, masking_rate: float = 0.15, **kwargs):
+        """A preset sized to a vocabulary, with masking ids from its special tokens.
+
+        Args:
+            name: a preset name (see `electra_keras.PRESETS`).
+            vocabulary: a vocab.txt path or token list; sets `vocab_size` and
+                the masking config. Without it, the model has no masking
+                config and needs batches masked elsewhere.
+            lowercase: how the vocabulary's tokenizer normalizes text.
+            masking_rate: fraction of tokens masked.
+            **kwargs: ModelConfig fields to override, then constructor arguments.
+
+        Example:
+            model = ElectraPretrainer.from_preset("electra-small", vocabulary="vocab.txt")
+        """
+        from electra_keras.config import ModelConfig
+        from electra_keras.data.tokenizer import WordPieceTokenizer
+
+        fields = ModelConfig.__dataclass_fields__
+        overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in fields}
+        masking = None
+        if vocabulary is not None:
+            tokenizer = WordPieceTokenizer(vocabulary, lowercase=lowercase)
+            overrides["vocab_size"] = tokenizer.vocabulary_size
+            masking = MaskingConfig.for_tokenizer(tokenizer, cls.masking_style, rate=masking_rate)
+        return cls(ModelConfig.from_preset(name, **overrides), masking=masking, **kwargs)
+
     # --- to be defined by each objective -----------------------------------
 
     def objective(self, batch: dict, training: bool):

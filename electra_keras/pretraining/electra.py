@@ -24,7 +24,6 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from electra_keras.config import ModelConfig
 from electra_keras.encoder import embeddings_for
 from electra_keras.models import ElectraDiscriminator, ElectraGenerator
 from electra_keras.pretraining.base import Pretrainer, global_mean
@@ -67,6 +66,8 @@ def mlm_trackers() -> dict[str, keras.metrics.Metric]:
 
 @keras.saving.register_keras_serializable(package="electra_keras")
 class ElectraPretrainer(Pretrainer):
+    masking_style = "electra"
+
     """A generator and a discriminator on ONE shared `Embeddings` block, trained
     with replaced-token detection by plain `fit`.
 
@@ -130,25 +131,6 @@ class ElectraPretrainer(Pretrainer):
             "rtd_precision": keras.metrics.Precision(name="rtd_precision"),
             "rtd_recall": keras.metrics.Recall(name="rtd_recall"),
         }
-
-    @classmethod
-    def from_preset(cls, name: str, vocabulary=None, lowercase: bool = True, **kwargs):
-        """A preset sized to a vocabulary, with masking ids from its special tokens.
-
-        Example:
-            model = ElectraPretrainer.from_preset("electra-small", vocabulary="vocab.txt")
-        """
-        from electra_keras.data.tokenizer import WordPieceTokenizer
-
-        overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in ModelConfig.__dataclass_fields__}
-        masking_overrides = kwargs.pop("masking_rate", None)
-        masking = None
-        if vocabulary is not None:
-            tokenizer = WordPieceTokenizer(vocabulary, lowercase=lowercase)
-            overrides["vocab_size"] = tokenizer.vocabulary_size
-            rate = {} if masking_overrides is None else {"rate": masking_overrides}
-            masking = MaskingConfig.for_tokenizer(tokenizer, "electra", **rate)
-        return cls(ModelConfig.from_preset(name, **overrides), masking=masking, **kwargs)
 
     def call(self, inputs, training=False):
         """Generator and discriminator logits on the same inputs (no masking)."""
