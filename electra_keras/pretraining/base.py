@@ -42,6 +42,12 @@ def global_mean(values, weights):
     return numerator / tf.maximum(denominator, 1e-6)
 
 
+def _multi_worker(strategy) -> bool:
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
+        strategy.extended._in_multi_worker_mode()
+    )
+
+
 class Pretrainer(ConfiguredModel):
     """Base of the pretraining models: `objective` in, `train_step`/`test_step` out.
 
@@ -161,7 +167,25 @@ class Pretrainer(ConfiguredModel):
                 self.trackers[name].update_state(entry[0], sample_weight=entry[1])
             else:  # a classification metric: (labels, predictions, weights)
                 self.trackers[name].update_state(entry[0], entry[1], sample_weight=entry[2])
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if _multi_worker(self.distribute_strategy):
+            # Keras reduces step outputs over workers with
+            # strategy.reduce("MEAN", value, axis=0), which needs an axis to
+            # reduce: give each scalar one.
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras reduces a sample batch over the workers to trace a symbolic
+        # build, and under MultiWorkerMirroredStrategy `strategy.reduce` fails
+        # on a dict batch. Our layers are built at construction and there is
+        # no compiled loss or metric: only the optimizer needs its variables,
+        # created under the strategy's scope as Keras would.
+        if self._distribute_strategy is None:
+            return
+        if self.optimizer is not None and not self.optimizer.built:
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.trainable_variables)
 
     @property
     def metrics(self):

@@ -1,0 +1,92 @@
+"""Runs in a fresh process for test_distributed.py (devices must be configured
+before TensorFlow starts). Prints one JSON line of results.
+
+    python distributed_worker.py replicas OUT.json
+    python distributed_worker.py worker OUT.npz      (TF_CONFIG set by the parent)
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+mode, out = sys.argv[1], sys.argv[2]
+
+from electra_keras.training.strategy import make_strategy, split_cpu  # noqa: E402
+
+if mode == "replicas":
+    split_cpu(2)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import electra_keras as ek  # noqa: E402
+from electra_keras.pretraining.masking import MaskingConfig, mask_batch  # noqa: E402
+
+VOCAB, LENGTH, GLOBAL_BATCH = 60, 24, 8
+MASKING = MaskingConfig.electra(mask_token_id=4, special_token_ids=(0, 1, 2, 3, 4), vocab_size=VOCAB)
+# No dropout: the only difference between the runs is how the batch is split.
+CONFIG = ek.ModelConfig.from_preset(
+    "tiny", vocab_size=VOCAB, max_position_embeddings=32, dropout_rate=0.0, attention_dropout_rate=0.0
+)
+
+
+def batches(count):
+    rng = np.random.RandomState(0)
+    token_ids = rng.randint(5, VOCAB, size=(count * GLOBAL_BATCH, LENGTH)).astype("int32")
+    token_ids[:, 0], token_ids[:, -1] = 2, 3
+    padding_mask = np.ones_like(token_ids)
+    for row in range(0, len(token_ids), 3):  # rows of different real lengths
+        padding_mask[row, LENGTH - 1 - row % 7 :] = 0
+    token_ids[padding_mask == 0] = 0
+    batch = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids), "padding_mask": padding_mask}
+    # Masks drawn once, in the pipeline, so every run sees the same ones.
+    return {key: np.asarray(value) for key, value in mask_batch(batch, MASKING, seed=[1, 2]).items()}
+
+
+def build(strategy, optimizer):
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        # A tiny temperature makes sampling an argmax: the Gumbel noise each
+        # replica draws cannot change which token is sampled.
+        model = ek.ElectraPretrainer(CONFIG, masking=MASKING, temperature=1e-6)
+        model.compile(optimizer=optimizer())
+    return model
+
+
+def one_step(strategy, weights):
+    model = build(strategy, lambda: keras.optimizers.SGD(learning_rate=0.5))
+    model.set_weights(weights)
+    data = tf.data.Dataset.from_tensor_slices(batches(1)).batch(GLOBAL_BATCH)
+    history = model.fit(data, epochs=1, verbose=0).history
+    return model.get_weights(), history["loss"][0]
+
+
+if mode == "replicas":
+    mirrored = make_strategy("mirrored")
+    assert mirrored.num_replicas_in_sync == 2, mirrored.num_replicas_in_sync
+    initial = build(tf.distribute.get_strategy(), keras.optimizers.SGD).get_weights()
+    single, single_loss = one_step(tf.distribute.get_strategy(), initial)
+    double, double_loss = one_step(mirrored, initial)
+    moved = max(float(np.max(np.abs(a - b))) for a, b in zip(single, initial))
+    diff = max(float(np.max(np.abs(a - b))) for a, b in zip(single, double))
+    result = {"replicas": 2, "max_weight_diff": diff, "max_update": moved,
+              "loss_1": float(single_loss), "loss_2": float(double_loss)}
+elif mode == "worker":
+    strategy = make_strategy("multi_worker")
+    model = build(strategy, lambda: ek.optimizers.electra_adamw(1e-3, total_steps=10, warmup_steps=2))
+    data = tf.data.Dataset.from_tensor_slices(batches(4)).repeat().batch(GLOBAL_BATCH)
+    history = model.fit(data, steps_per_epoch=3, epochs=1, verbose=0).history
+    np.savez(out, *model.get_weights())
+    result = {"workers": strategy.num_replicas_in_sync, "loss": history["loss"][-1],
+              "steps": int(model.optimizer.iterations.numpy())}
+else:
+    raise SystemExit(f"unknown mode {mode}")
+
+if mode == "replicas":
+    with open(out, "w") as file:
+        json.dump(result, file)
+print(json.dumps(result))
