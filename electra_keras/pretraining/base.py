@@ -112,15 +112,19 @@ class Pretrainer(ConfiguredModel):
             )
         return mask_batch(batch, self.masking, seed=seed)
 
-    def masked_dataset(self, dataset: tf.data.Dataset, seed: int | None = None) -> tf.data.Dataset:
+    def masked_dataset(
+        self, dataset: tf.data.Dataset, seed: int | None = None, start_index: int = 0
+    ) -> tf.data.Dataset:
         """Masks in the input pipeline: fresh masks every time a batch is drawn.
 
         With `seed`, masks are a stateless function of (seed, batch index), so
-        an evaluation set is masked the same way every time.
+        an evaluation set is masked the same way every time and a resumed run
+        masks batch i as the uninterrupted run would; `start_index` is the
+        index of the dataset's first batch (the batches a resumed run skipped).
         """
         if seed is None:
             return dataset.map(self.mask, num_parallel_calls=tf.data.AUTOTUNE)
-        counted = dataset.enumerate()
+        counted = dataset.enumerate(start=start_index)
         return counted.map(
             lambda index, batch: self.mask(batch, seed=tf.stack([tf.constant(seed, tf.int64), index])),
             num_parallel_calls=tf.data.AUTOTUNE,

@@ -1,0 +1,350 @@
+"""One pretraining run, end to end, resumable: what `electra-keras pretrain` does.
+
+    corpus -> (vocabulary) -> TFRecord examples -> masked batches -> model.fit
+    -> checkpoints every N steps -> discriminator/generator as .keras and
+    transformers folders
+
+Re-running the same command on the same `out` folder resumes from the latest
+checkpoint: the step counter, the optimizer state (and with it the learning
+rate schedule) come back from the checkpoint, and the data continues at the
+next batch (the input order is a deterministic function of the seed, and the
+masks a stateless function of the batch index, so batch i is the same in an
+interrupted and an uninterrupted run).
+
+Layout of `out`:
+    data/                 TFRecord shards (prepared here unless --data is given)
+    checkpoints/          the last k tf.train checkpoints
+    logs/                 TensorBoard
+    metrics.jsonl         one line per log step
+    run.json              the options of the run
+    discriminator.keras, generator.keras (or masked_lm.keras)
+    huggingface/          the same as transformers folders, with vocab.txt
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from electra_keras.training.strategy import is_chief, make_strategy
+
+OBJECTIVES = ("electra", "mlm")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+# Official ELECTRA peak learning rates (Appendix A): 5e-4 Small, 2e-4 Base/Large.
+DEFAULT_LEARNING_RATES = {"electra-small": 5e-4, "electra-small++": 5e-4}
+
+
+@dataclasses.dataclass
+class PretrainingOptions:
+    """Everything a pretraining run needs; the CLI flags map one to one.
+
+    Args:
+        out: run folder (created; re-running on it resumes).
+        preset: model preset; `config` overrides its fields.
+        objective: "electra" (replaced-token detection) or "mlm" (the ablation).
+        corpus: text files/folders/globs; None is WikiText-2 (train split).
+        data: an already prepared TFRecord folder (skips preparation).
+        vocabulary: a vocab.txt; None is the BERT-uncased vocabulary.
+        lowercase: how the vocabulary normalizes text.
+        sequence_length, batch_size: examples per global batch.
+        total_steps: optimizer steps of the whole run.
+        learning_rate: peak; None is the paper's for the preset.
+        warmup_steps: None is 10,000 or 10% of a shorter run.
+        checkpoint_every, keep_checkpoints: checkpoint cadence and retention.
+        log_every: steps between metric lines and TensorBoard points.
+        strategy, tpu: see electra_keras.training.strategy.
+        precision: float32, mixed_bfloat16 or mixed_float16.
+        xla: compile the train step with XLA (jit_compile).
+        gradient_accumulation: batches averaged per optimizer update.
+        masking_rate: fraction of tokens masked.
+        seed: data order, masks and initialization.
+        config: ModelConfig fields overriding the preset (e.g. tiny test sizes).
+        export: write the final .keras and transformers models.
+    """
+
+    out: str
+    preset: str = "electra-small"
+    objective: str = "electra"
+    corpus: list[str] | None = None
+    data: str | None = None
+    vocabulary: str | None = None
+    lowercase: bool = True
+    sequence_length: int = 128
+    batch_size: int = 128
+    total_steps: int = 1000
+    learning_rate: float | None = None
+    warmup_steps: int | None = None
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    log_every: int = 50
+    strategy: str = "auto"
+    tpu: str | None = None
+    precision: str = "float32"
+    xla: bool = False
+    gradient_accumulation: int | None = None
+    masking_rate: float = 0.15
+    seed: int = 0
+    config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    export: bool = True
+
+    def __post_init__(self):
+        problems = []
+        if self.objective not in OBJECTIVES:
+            problems.append(f"objective={self.objective!r}: expected one of {OBJECTIVES}")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision={self.precision!r}: expected one of {PRECISIONS}")
+        for name in ("sequence_length", "batch_size", "total_steps", "checkpoint_every",
+                     "keep_checkpoints", "log_every"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name}={getattr(self, name)}: expected a positive integer")
+        if problems:
+            raise ValueError("Invalid pretraining options: " + "; ".join(problems))
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class NonFiniteLossGuard(keras.callbacks.Callback):
+    """Stops the run at the first non-finite loss, before anything is saved.
+
+    Checkpoints are written at epoch ends only, so raising here leaves the
+    last good checkpoint as the latest one.
+    """
+
+    def __init__(self, checkpoint_dir: Path):
+        super().__init__()
+        self.checkpoint_dir = checkpoint_dir
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            step = int(self.model.optimizer.iterations.numpy())
+            latest = tf.train.latest_checkpoint(str(self.checkpoint_dir))
+            raise NonFiniteLossError(
+                f"The loss became {float(loss)} at step {step}; training stopped. "
+                f"The last good checkpoint is intact: {latest or 'none yet'}. "
+                "Lower the learning rate (or check the data), then re-run the same "
+                "command to resume from it."
+            )
+
+
+class CheckpointEvery(keras.callbacks.Callback):
+    """Saves model + optimizer at every epoch end (= every N steps) and at the
+    last step, keeping the last k checkpoints."""
+
+    def __init__(self, manager: tf.train.CheckpointManager, total_steps: int):
+        super().__init__()
+        self.manager = manager
+        self.total_steps = total_steps
+
+    def _step(self) -> int:
+        return int(self.model.optimizer.iterations.numpy())
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._step() >= self.total_steps:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.manager.save(checkpoint_number=self._step())
+
+
+class MetricsLog(keras.callbacks.Callback):
+    """Appends {step, seconds, metrics...} to a JSON-lines file every N steps.
+
+    Keras' logs are means since the start of the epoch (= the checkpoint
+    interval), the same numbers as the progress bar.
+    """
+
+    def __init__(self, path: Path, every: int, batch_size: int, sequence_length: int):
+        super().__init__()
+        self.path = path
+        self.every = every
+        self.tokens_per_step = batch_size * sequence_length
+        self.batch_size = batch_size
+        self._last = None
+
+    def on_train_begin(self, logs=None):
+        self._last = (time.perf_counter(), int(self.model.optimizer.iterations.numpy()))
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.optimizer.iterations.numpy())
+        if step % self.every:
+            return
+        now = time.perf_counter()
+        seconds, steps = now - self._last[0], step - self._last[1]
+        self._last = (now, step)
+        record = {"step": step, **{k: float(v) for k, v in (logs or {}).items()}}
+        if steps > 0 and seconds > 0:
+            record["sequences_per_second"] = steps * self.batch_size / seconds
+        with self.path.open("a") as file:
+            file.write(json.dumps(record) + "\n")
+
+
+def truncate_metrics_log(path: Path, step: int) -> None:
+    """Drops lines past `step`: a resumed run redoes those steps, each step is
+    then logged exactly once."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in kept))
+
+
+def _prepare_data(options: PretrainingOptions, out: Path, vocabulary: str) -> Path:
+    from electra_keras.data.pretraining_data import load_metadata, prepare_pretraining_data
+
+    if options.data is not None:
+        return Path(options.data)
+    data_dir = out / "data"
+    if (data_dir / "metadata.json").exists():
+        metadata = load_metadata(data_dir)
+        if metadata.get("sequence_length") == options.sequence_length:
+            print(f"Reusing the prepared examples in {data_dir}")
+            return data_dir
+    prepare_pretraining_data(
+        options.corpus, vocabulary, data_dir, sequence_length=options.sequence_length,
+        lowercase=options.lowercase, seed=options.seed,
+    )
+    return data_dir
+
+
+def _build_model(options: PretrainingOptions, vocabulary: str):
+    from electra_keras.pretraining import ElectraPretrainer, MaskedLMPretrainer
+    from electra_keras.training.optimizers import electra_adamw
+
+    model_class = ElectraPretrainer if options.objective == "electra" else MaskedLMPretrainer
+    config = dict(options.config)
+    if options.objective == "mlm":
+        config.setdefault("generator_size", None)
+    model = model_class.from_preset(
+        options.preset, vocabulary=vocabulary, lowercase=options.lowercase,
+        masking_rate=options.masking_rate, **config,
+    )
+    learning_rate = options.learning_rate or DEFAULT_LEARNING_RATES.get(options.preset, 2e-4)
+    optimizer = electra_adamw(
+        learning_rate=learning_rate,
+        total_steps=math.ceil(options.total_steps / (options.gradient_accumulation or 1)),
+        warmup_steps=options.warmup_steps,
+        gradient_accumulation_steps=options.gradient_accumulation,
+    )
+    model.compile(optimizer=optimizer, jit_compile=options.xla)
+    return model
+
+
+def _export(model, out: Path, vocabulary: str) -> list[Path]:
+    from electra_keras.convert import to_huggingface
+
+    written = []
+    parts = (
+        {"discriminator": model.discriminator, "generator": model.generator}
+        if hasattr(model, "discriminator")
+        else {"masked_lm": model.masked_lm}
+    )
+    for name, part in parts.items():
+        path = out / f"{name}.keras"
+        part.save(path)
+        folder = to_huggingface(part, out / "huggingface" / name)
+        shutil.copyfile(vocabulary, folder / "vocab.txt")
+        written += [path, folder]
+    return written
+
+
+def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callback] | None = None) -> dict:
+    """Runs (or resumes) a pretraining run; returns a summary dict.
+
+    Example:
+        pretrain(PretrainingOptions(out="runs/small", preset="electra-small", total_steps=10_000))
+    """
+    from electra_keras.data import packages
+    from electra_keras.data.pretraining_data import pretraining_dataset
+
+    # The strategy first: multi-worker collectives must be set up before
+    # TensorFlow creates any tensor.
+    strategy = make_strategy(options.strategy, options.tpu)
+    chief = is_chief(strategy)
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if options.precision != "float32":
+        keras.mixed_precision.set_global_policy(options.precision)
+    keras.utils.set_random_seed(options.seed)
+
+    vocabulary = str(options.vocabulary or packages.bert_uncased_vocab())
+    data_dir = _prepare_data(options, out, vocabulary) if chief else Path(options.data or out / "data")
+
+    with strategy.scope():
+        model = _build_model(options, vocabulary)
+        model.optimizer.build(model.trainable_variables)
+
+    # Every worker saves (the collectives need them all); only the chief's
+    # checkpoints are kept in out/checkpoints.
+    checkpoint_dir = out / "checkpoints" if chief else out / f".worker-{strategy.cluster_resolver.task_id}"
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+    manager = tf.train.CheckpointManager(checkpoint, str(checkpoint_dir), max_to_keep=options.keep_checkpoints)
+    metrics_path = out / "metrics.jsonl"
+    start_step = 0
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        start_step = int(model.optimizer.iterations.numpy())
+        print(f"Resuming from {manager.latest_checkpoint} at step {start_step}: "
+              f"skipping the {start_step} batches already trained on")
+        if chief:
+            truncate_metrics_log(metrics_path, start_step)
+    if chief:
+        (out / "run.json").write_text(json.dumps(dataclasses.asdict(options), indent=2) + "\n")
+
+    if start_step >= options.total_steps:
+        print(f"The run in {out} already finished its {options.total_steps} steps.")
+    else:
+        dataset = pretraining_dataset(
+            data_dir, batch_size=options.batch_size, sequence_length=options.sequence_length,
+            seed=options.seed, skip_batches=start_step,
+        )
+        # Masking in tf.data keeps random ops out of the (possibly XLA-compiled)
+        # train step, and seeding it by batch index makes resumption exact.
+        dataset = model.masked_dataset(dataset, seed=options.seed, start_index=start_step)
+        every = options.checkpoint_every
+        run_callbacks = [
+            NonFiniteLossGuard(checkpoint_dir),
+            CheckpointEvery(manager, options.total_steps),
+            *(callbacks or []),
+        ]
+        if chief:
+            run_callbacks += [
+                MetricsLog(metrics_path, options.log_every, options.batch_size, options.sequence_length),
+                keras.callbacks.TensorBoard(log_dir=str(out / "logs"), update_freq=options.log_every),
+            ]
+        model.fit(
+            dataset,
+            steps_per_epoch=every,
+            epochs=math.ceil(options.total_steps / every),
+            initial_epoch=start_step // every,
+            callbacks=run_callbacks,
+            verbose=1 if chief and sys.stdout.isatty() else 2 if chief else 0,
+        )
+
+    final_step = int(model.optimizer.iterations.numpy())
+    written = _export(model, out, vocabulary) if options.export and chief else []
+    if not chief:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return {
+        "steps": final_step,
+        "resumed_from": start_step,
+        "checkpoint": manager.latest_checkpoint,
+        "written": [str(path) for path in written],
+        "last_metrics": _last_line(metrics_path),
+    }
+
+
+def _last_line(path: Path) -> dict:
+    if not path.exists() or not path.read_text().strip():
+        return {}
+    return json.loads(path.read_text().strip().splitlines()[-1])
