@@ -139,6 +139,9 @@ def pretrain(args) -> int:
         objective=args.objective,
         corpus=args.corpus or None,
         data=args.data,
+        eval_corpus=args.eval_corpus or None,
+        eval_data=args.eval_data,
+        eval_batches=args.eval_batches,
         vocabulary=args.vocabulary,
         lowercase=not args.cased,
         sequence_length=args.sequence_length,
@@ -213,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--objective", default="electra", choices=["electra", "mlm"])
     train_parser.add_argument("--corpus", nargs="*", help=corpus_help)
     train_parser.add_argument("--data", help="an already prepared TFRecord folder (skips preparation)")
+    train_parser.add_argument("--eval-corpus", nargs="*",
+                              help="held-out text evaluated at every checkpoint (default with the "
+                                   "default corpus: WikiText-2 valid)")
+    train_parser.add_argument("--eval-data", help="an already prepared held-out TFRecord folder")
+    train_parser.add_argument("--eval-batches", type=int, default=20)
     train_parser.add_argument("--vocabulary", help="vocab.txt (default: BERT uncased)")
     train_parser.add_argument("--cased", action="store_true")
     train_parser.add_argument("--sequence-length", type=int, default=128)

@@ -53,6 +53,11 @@ class PretrainingOptions:
         objective: "electra" (replaced-token detection) or "mlm" (the ablation).
         corpus: text files/folders/globs; None is WikiText-2 (train split).
         data: an already prepared TFRecord folder (skips preparation).
+        eval_corpus: held-out text evaluated at every checkpoint with fixed
+            masks; None is WikiText-2's valid split when `corpus` is the
+            default, else no evaluation.
+        eval_data: an already prepared held-out TFRecord folder.
+        eval_batches: batches per evaluation.
         vocabulary: a vocab.txt; None is the BERT-uncased vocabulary.
         lowercase: how the vocabulary normalizes text.
         sequence_length, batch_size: examples per global batch.
@@ -76,6 +81,9 @@ class PretrainingOptions:
     objective: str = "electra"
     corpus: list[str] | None = None
     data: str | None = None
+    eval_corpus: list[str] | None = None
+    eval_data: str | None = None
+    eval_batches: int = 20
     vocabulary: str | None = None
     lowercase: bool = True
     sequence_length: int = 128
@@ -176,6 +184,13 @@ class MetricsLog(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._last = (time.perf_counter(), int(self.model.optimizer.iterations.numpy()))
 
+    def on_epoch_end(self, epoch, logs=None):
+        evaluation = {k: float(v) for k, v in (logs or {}).items() if k.startswith("val_")}
+        if evaluation:
+            step = int(self.model.optimizer.iterations.numpy())
+            with self.path.open("a") as file:
+                file.write(json.dumps({"step": step, "evaluation": True, **evaluation}) + "\n")
+
     def on_train_batch_end(self, batch, logs=None):
         step = int(self.model.optimizer.iterations.numpy())
         if step % self.every:
@@ -199,22 +214,38 @@ def truncate_metrics_log(path: Path, step: int) -> None:
     path.write_text("".join(line + "\n" for line in kept))
 
 
-def _prepare_data(options: PretrainingOptions, out: Path, vocabulary: str) -> Path:
+def _prepare_data(corpus, data_dir: Path, options: PretrainingOptions, vocabulary: str) -> Path:
+    """Examples for `corpus` in `data_dir`, reused when already prepared alike."""
     from electra_keras.data.pretraining_data import load_metadata, prepare_pretraining_data
 
-    if options.data is not None:
-        return Path(options.data)
-    data_dir = out / "data"
     if (data_dir / "metadata.json").exists():
         metadata = load_metadata(data_dir)
         if metadata.get("sequence_length") == options.sequence_length:
             print(f"Reusing the prepared examples in {data_dir}")
             return data_dir
     prepare_pretraining_data(
-        options.corpus, vocabulary, data_dir, sequence_length=options.sequence_length,
+        corpus, vocabulary, data_dir, sequence_length=options.sequence_length,
         lowercase=options.lowercase, seed=options.seed,
     )
     return data_dir
+
+
+def _datasets(options: PretrainingOptions, out: Path, vocabulary: str, chief: bool):
+    """(train folder, held-out folder or None), preparing them on the chief."""
+    from electra_keras.data.corpus import wikitext2_corpus
+
+    train = Path(options.data) if options.data else out / "data"
+    if chief and not options.data:
+        _prepare_data(options.corpus, train, options, vocabulary)
+    evaluation = Path(options.eval_data) if options.eval_data else None
+    eval_corpus = options.eval_corpus
+    if evaluation is None and eval_corpus is None and options.corpus is None and options.data is None:
+        eval_corpus = [str(wikitext2_corpus("valid"))]
+    if evaluation is None and eval_corpus:
+        evaluation = out / "eval-data"
+        if chief:
+            _prepare_data(eval_corpus, evaluation, options, vocabulary)
+    return train, evaluation
 
 
 def _build_model(options: PretrainingOptions, vocabulary: str):
@@ -278,7 +309,7 @@ def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callba
     keras.utils.set_random_seed(options.seed)
 
     vocabulary = str(options.vocabulary or packages.bert_uncased_vocab())
-    data_dir = _prepare_data(options, out, vocabulary) if chief else Path(options.data or out / "data")
+    data_dir, eval_dir = _datasets(options, out, vocabulary, chief)
 
     with strategy.scope():
         model = _build_model(options, vocabulary)
@@ -311,6 +342,14 @@ def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callba
         # Masking in tf.data keeps random ops out of the (possibly XLA-compiled)
         # train step, and seeding it by batch index makes resumption exact.
         dataset = model.masked_dataset(dataset, seed=options.seed, start_index=start_step)
+        validation = None
+        if eval_dir is not None:
+            held_out = pretraining_dataset(
+                eval_dir, batch_size=options.batch_size, sequence_length=options.sequence_length,
+                shuffle=False, repeat=True,
+            ).take(options.eval_batches)
+            # Fixed masks: every evaluation scores the same predictions.
+            validation = model.masked_dataset(held_out, seed=options.seed + 1).cache()
         every = options.checkpoint_every
         run_callbacks = [
             NonFiniteLossGuard(checkpoint_dir),
@@ -328,6 +367,7 @@ def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callba
             epochs=math.ceil(options.total_steps / every),
             initial_epoch=start_step // every,
             callbacks=run_callbacks,
+            validation_data=validation,
             verbose=1 if chief and sys.stdout.isatty() else 2 if chief else 0,
         )
 
@@ -340,11 +380,14 @@ def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callba
         "resumed_from": start_step,
         "checkpoint": manager.latest_checkpoint,
         "written": [str(path) for path in written],
-        "last_metrics": _last_line(metrics_path),
+        "last_metrics": _last_record(metrics_path, evaluation=False),
+        "last_evaluation": _last_record(metrics_path, evaluation=True),
     }
 
 
-def _last_line(path: Path) -> dict:
-    if not path.exists() or not path.read_text().strip():
+def _last_record(path: Path, evaluation: bool) -> dict:
+    if not path.exists():
         return {}
-    return json.loads(path.read_text().strip().splitlines()[-1])
+    records = [json.loads(line) for line in path.read_text().splitlines() if line]
+    records = [r for r in records if bool(r.get("evaluation")) == evaluation]
+    return records[-1] if records else {}
