@@ -1,0 +1,210 @@
+"""Helpers shared by the benchmark scripts: what machine this is, how long
+something takes (medians of repeated runs), the matmul peak that model FLOPs
+utilization is measured against, and tables for the terminal and RESULTS.md.
+
+TensorFlow and torch are imported inside the functions that need them, so a
+script pays only for the frameworks it uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+
+# --- the machine ---------------------------------------------------------------
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gib() -> float | None:
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return None
+
+
+def _version(module: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(module)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine_description() -> dict:
+    """CPU, cores, memory, accelerators and framework versions, as a dict.
+
+    The load average is recorded too: a benchmark taken on a busy machine
+    says so in its own output.
+    """
+    description = {
+        "cpu": _cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": usable_cpus(),
+        "memory_gib": round(_memory_gib() or 0.0, 1),
+        "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "versions": {
+            name: _version(name)
+            for name in ("tensorflow", "keras", "keras-hub", "torch", "transformers", "numpy")
+        },
+        "tensorflow_gpus": [],
+        "torch_gpus": [],
+    }
+    try:
+        import tensorflow as tf
+
+        description["tensorflow_gpus"] = [
+            tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+            for gpu in tf.config.list_physical_devices("GPU")
+        ]
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            description["torch_gpus"] = [
+                torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())
+            ]
+    except ImportError:
+        pass
+    return description
+
+
+def format_machine(description: dict) -> str:
+    """The description as a few lines of text (also valid markdown bullets)."""
+    versions = ", ".join(f"{name} {version}" for name, version in description["versions"].items() if version)
+    gpus = description["tensorflow_gpus"] or description["torch_gpus"]
+    lines = [
+        f"- CPU: {description['cpu']}, {description['logical_cpus']} logical CPUs "
+        f"({description['usable_cpus']} usable by this process), {description['memory_gib']} GiB RAM",
+        f"- Accelerator: {', '.join(gpus) if gpus else 'none (CPU only)'}"
+        + (
+            f" (TensorFlow sees {len(description['tensorflow_gpus'])}, torch sees {len(description['torch_gpus'])})"
+            if gpus
+            else ""
+        ),
+        f"- Load average (1 min) at start: {description['load_average_1m']}",
+        f"- {description['os']}, Python {description['python']}",
+        f"- {versions}",
+    ]
+    return "\n".join(lines)
+
+
+# --- timing ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """Summary of repeated measurements of one quantity (seconds)."""
+
+    samples: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def spread(self) -> float:
+        """(max - min) / median: how far apart the repeats were, as a fraction."""
+        return (max(self.samples) - min(self.samples)) / self.median
+
+    def as_dict(self) -> dict:
+        return {"median_s": self.median, "spread": self.spread, "samples_s": list(self.samples)}
+
+
+def seconds(run: Callable[[], object]) -> float:
+    """Wall-clock seconds of one call of `run`, which must return only once
+    its work is finished (synchronize accelerators inside it)."""
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def median_timing(run: Callable[[], object], repeats: int, warmup: int = 1) -> Timing:
+    """`run` called `warmup` times untimed, then `repeats` times timed."""
+    for _ in range(warmup):
+        run()
+    return Timing(tuple(seconds(run) for _ in range(repeats)))
+
+
+# --- the matmul peak ---------------------------------------------------------------
+
+
+def tensorflow_matmul_peak(dtype: str = "float32", size: int = 2048, repeats: int = 5, per_run: int = 4) -> float:
+    """Measured FLOP/s of a square TensorFlow matmul on the default device.
+
+    The denominator of model FLOPs utilization: what this machine, this
+    TensorFlow build and this dtype achieve on the friendliest possible
+    kernel, measured in the same process as the model it is compared with
+    (a datasheet peak says nothing about a shared or throttled machine).
+
+    Args:
+        dtype: "float32" or "bfloat16".
+        size: n of the n x n matmuls (2 n^3 FLOPs each); large enough to
+            saturate the device (2048 on a CPU, 8192 on a GPU).
+        repeats: timed runs; the median is returned.
+        per_run: matmuls per timed run.
+    """
+    import tensorflow as tf
+
+    # Distinct operands for every product, run eagerly: inside a tf.function
+    # Grappler would merge identical matmuls into one.
+    left = [tf.cast(tf.random.normal((size, size)), dtype) for _ in range(per_run)]
+    right = tf.cast(tf.random.normal((size, size)), dtype)
+
+    def run_matmuls():
+        products = [tf.linalg.matmul(a, right) for a in left]
+        # Reading a value waits for the device; the products ran in order.
+        return products[-1][0, 0].numpy()
+
+    timing = median_timing(run_matmuls, repeats=repeats, warmup=1)
+    return 2 * size**3 * per_run / timing.median
+
+
+# --- tables ----------------------------------------------------------------------
+
+
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(str(header)), *(len(row[i]) for row in cells)) for i, header in enumerate(headers)]
+    lines = ["  ".join(str(header).rjust(width) for header, width in zip(headers, widths))]
+    lines.append("  ".join("-" * width for width in widths))
+    lines += ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(str(header) for header in headers) + " |"]
+    lines.append("|" + "|".join("---" for _ in headers) + "|")
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
