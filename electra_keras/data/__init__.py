@@ -1,19 +1,34 @@
-"""Input pipelines: tokenization and data sets.
+"""Input pipelines: corpus reading, vocabularies, pretraining examples, tokenization.
 
-`WordPieceTokenizer` is loaded lazily: importing `electra_keras.data` (for
-instance for `electra_keras.data.packages`) should not pay for TensorFlow Text.
+    corpus -> vocabulary -> prepare_pretraining_data (TFRecord shards) -> pretraining_dataset
+
+Names are loaded lazily: importing `electra_keras.data` (for instance for
+`electra_keras.data.packages`) should not pay for TensorFlow Text.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-__all__ = ["WordPieceTokenizer"]
+# public name -> the module that defines it
+_LAZY = {
+    "WordPieceTokenizer": "electra_keras.data.tokenizer",
+    "CorpusStats": "electra_keras.data.corpus",
+    "read_documents": "electra_keras.data.corpus",
+    "resolve_corpus": "electra_keras.data.corpus",
+    "build_wordpiece_vocabulary": "electra_keras.data.vocabulary",
+    "write_vocabulary": "electra_keras.data.vocabulary",
+    "PreparationStats": "electra_keras.data.pretraining_data",
+    "load_metadata": "electra_keras.data.pretraining_data",
+    "prepare_pretraining_data": "electra_keras.data.pretraining_data",
+    "pretraining_dataset": "electra_keras.data.pretraining_data",
+}
+
+__all__ = list(_LAZY)
 
 
 def __getattr__(name: str) -> Any:
-    if name == "WordPieceTokenizer":
-        from electra_keras.data.tokenizer import WordPieceTokenizer
-
-        return WordPieceTokenizer
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,6 +22,7 @@ pinned SHA-256.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import glob
 import gzip
@@ -54,7 +55,7 @@ MAX_LINE_BYTES = 1 << 20
 # A file whose first KB holds a NUL byte, or more than this share of control
 # characters and undecodable bytes, is binary and skipped.
 BINARY_SNIFF_BYTES = 1024
-MAX_BINARY_SHARE = 0.1
+MAX_BINARY_SHARE = 0.3
 # A document is cut after this many sentences (as if a blank line followed),
 # so a file without blank lines cannot fill memory.
 MAX_DOCUMENT_SENTENCES = 10_000
@@ -65,9 +66,10 @@ _HEADING = re.compile(r"=(?: =)* \S.*? =(?: =)*")
 _SENTENCE_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*\s+")
 _OPENERS = "\"'\u201c\u2018(["
 # Words after which a period is not a sentence end. Kept short: a missed
-# boundary only makes a sentence longer, it loses no text.
+# boundary only makes a sentence longer.
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st jr sr mt no nos op vs pp vol fig gen col lt capt sgt rev gov sen rep".split()
+    "mr mrs ms dr prof st jr sr mt no nos op vs pp vol fig gen col lt capt sgt rev gov sen rep"
+    .split()
 )
 _INITIALS = re.compile(r"(?:[A-Za-z]\.)+")
 # C0 controls other than \t \n \r \f \b, and DEL: rare in text, common in binaries.
@@ -241,8 +243,8 @@ def split_sentences(line: str) -> list[str]:
     `St.`, `No.`, ...). WikiText's detached punctuation (`Chronicles II .
     While`) and `@.@` decimals are handled by the same rules.
 
-    The splitter only chooses where examples may cut between segment A and
-    B, so a wrong guess never loses text.
+    The splitter only chooses where an example may end or switch from
+    segment A to B: a wrong guess drops no text here, it moves a cut.
 
     Example:
         >>> split_sentences("Dr. Smith met J. R. Doe in the U.S. in 1990 . It rained! Why ?")
@@ -369,8 +371,8 @@ def _looks_binary(head: bytes) -> bool:
         return False
     if b"\x00" in head:
         return True
-    # A multi-byte character cut at the end of the sample is not junk.
-    text = head.decode("utf-8", errors="replace").rstrip("\ufffd")
+    # final=False leaves a multi-byte character cut at the end of the sample undecoded.
+    text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(head, final=False)
     bad = text.count("\ufffd") + sum(1 for c in text if ord(c) in _CONTROL_BYTES)
     return bad > MAX_BINARY_SHARE * max(len(text), 1)
 

@@ -1,0 +1,134 @@
+"""Throughput of the pretraining input pipeline (`pretraining_dataset`).
+
+Prepares WikiText-2 raw train into TFRecord shards (BERT-uncased vocabulary,
+unless --data names a folder written earlier), then reads shuffled,
+repeated batches and reports examples per second: the median of --runs runs
+of --batches batches each, after a warm-up that fills the shuffle buffer.
+Also reports the time to the first batch, fresh and when resuming with
+--skip batches skipped.
+
+    .venv/bin/python benchmarks/input_pipeline.py
+    .venv/bin/python benchmarks/input_pipeline.py --data runs/wikitext2-128 --runs 7
+
+The model trains at tens of sequences per second on a CPU; the reader must
+be far faster than that so that it is never the bottleneck.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+from electra_keras.data import packages  # noqa: E402
+from electra_keras.data.pretraining_data import (  # noqa: E402
+    load_metadata,
+    prepare_pretraining_data,
+    pretraining_dataset,
+)
+
+
+def describe_machine() -> str:
+    model = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        model = names[0] if names else model
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} cores, {model}; Python {platform.python_version()}, "
+        f"TensorFlow {tf.__version__}, {platform.system()} {platform.release()}"
+    )
+
+
+def time_batches(dataset: tf.data.Dataset, count: int, warmup: int = 0) -> float:
+    """Seconds to read `count` batches, after reading `warmup` untimed ones."""
+    iterator = iter(dataset)
+    for _ in range(warmup):
+        next(iterator)
+    start = time.perf_counter()
+    for _ in range(count):
+        batch = next(iterator)
+    batch["token_ids"].numpy()  # the last batch is really there
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", help="a folder from prepare_pretraining_data (default: prepare WikiText-2)"
+    )
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--sequence-length", type=int, default=128)
+    parser.add_argument("--batches", type=int, default=300, help="batches timed per run")
+    parser.add_argument("--warmup", type=int, default=100, help="batches read before timing")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--skip", type=int, default=1000, help="skip_batches for the resume timing")
+    parser.add_argument("--workers", type=int, default=2, help="processes for preparing the data")
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args(argv)
+
+    print(f"Machine: {describe_machine()}")
+    with tempfile.TemporaryDirectory() as scratch:
+        results: dict = {"machine": describe_machine(), "batch_size": args.batch_size}
+        data = args.data
+        if data is None:
+            data = os.path.join(scratch, "wikitext2")
+            stats = prepare_pretraining_data(
+                None, packages.bert_uncased_vocab(), data, args.sequence_length,
+                workers=args.workers, verbose=True,
+            )
+            results.update(prepare_seconds=round(stats.seconds, 2), prepare_workers=stats.workers)
+        metadata = load_metadata(data)
+        results.update(
+            sequence_length=metadata["sequence_length"],
+            examples=metadata["counts"]["examples"],
+            shards=len(metadata["shards"]),
+        )
+
+        def dataset(skip: int = 0) -> tf.data.Dataset:
+            return pretraining_dataset(
+                data, args.batch_size, args.sequence_length, skip_batches=skip
+            )
+
+        first = time_batches(dataset(), 1)
+        resumed = time_batches(dataset(args.skip), 1)
+        rates = [
+            args.batches * args.batch_size / time_batches(dataset(), args.batches, args.warmup)
+            for _ in range(args.runs)
+        ]
+        results.update(
+            examples_per_second_median=round(statistics.median(rates)),
+            examples_per_second_runs=[round(r) for r in rates],
+            first_batch_seconds=round(first, 3),
+            first_batch_after_skip_seconds=round(resumed, 3),
+            skip_batches=args.skip,
+        )
+    print(
+        f"{results['examples']:,} examples of length {results['sequence_length']} in "
+        f"{results['shards']} shard(s), batch {args.batch_size}:\n"
+        f"  {results['examples_per_second_median']:,} examples/s (median of {args.runs} runs of "
+        f"{args.batches} batches; runs: {results['examples_per_second_runs']})\n"
+        f"  first batch {first:.2f} s; first batch after skip_batches={args.skip}: {resumed:.2f} s"
+    )
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
