@@ -46,6 +46,7 @@ import json
 import math
 import multiprocessing
 import os
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -446,6 +447,19 @@ def _pack_in_worker(index: int, documents: list[list[str]]) -> tuple[list[bytes]
     return _worker_packer(index, documents)
 
 
+def _small_config(config: dict[str, Any], scratch: Path) -> dict[str, Any]:
+    """`config` with the vocabulary as a file, to keep worker start-up arguments small.
+
+    A spawned process gets its arguments through a pipe that its parent
+    holds open until all is written: if the child dies early (say, it cannot
+    import the caller's main module) a payload over the pipe's 64 KB hangs
+    the parent. A 30k-token vocabulary is a few hundred KB.
+    """
+    path = scratch / "vocab.txt"
+    path.write_text("".join(token + "\n" for token in config["vocabulary"]), encoding="utf-8")
+    return {**config, "vocabulary": os.fspath(path)}
+
+
 def _pack_chunks(
     chunks: Iterator[list[list[str]]],
     corpus_stats: CorpusStats,
@@ -467,18 +481,30 @@ def _pack_chunks(
     # multiprocessing.Pool: a worker that dies raises BrokenProcessPool
     # instead of hanging the run.
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_worker, initargs=(config,)
+    with tempfile.TemporaryDirectory() as scratch, concurrent.futures.ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(_small_config(config, Path(scratch)),),
     ) as pool:
         in_flight: collections.deque = collections.deque()
-        for index, chunk in enumerate(chunks):
-            in_flight.append((pool.submit(_pack_in_worker, index, chunk), corpus_stats.bytes_read))
-            if len(in_flight) >= 2 * workers:
+        try:
+            for index, chunk in enumerate(chunks):
+                job = pool.submit(_pack_in_worker, index, chunk)
+                in_flight.append((job, corpus_stats.bytes_read))
+                if len(in_flight) >= 2 * workers:
+                    job, bytes_read = in_flight.popleft()
+                    yield *job.result(), bytes_read
+            while in_flight:
                 job, bytes_read = in_flight.popleft()
                 yield *job.result(), bytes_read
-        while in_flight:
-            job, bytes_read = in_flight.popleft()
-            yield *job.result(), bytes_read
+        except concurrent.futures.process.BrokenProcessPool as error:
+            raise RuntimeError(
+                f"a worker process of prepare_pretraining_data(workers={workers}) died (its "
+                "error is printed above). Spawned workers re-import the calling script: it "
+                "needs an `if __name__ == '__main__':` guard and must be a file, not stdin. "
+                "workers=1 runs without worker processes."
+            ) from error
 
 
 # -- reading ------------------------------------------------------------------
