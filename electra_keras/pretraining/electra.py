@@ -166,9 +166,8 @@ class ElectraPretrainer(Pretrainer):
         )
         rtd_logits = tf.cast(rtd_logits, tf.float32)
         token_weights = tf.cast(padding_mask, tf.float32)
-        rtd_loss = global_mean(
-            tf.nn.sigmoid_cross_entropy_with_logits(labels=replaced, logits=rtd_logits), token_weights
-        )
+        rtd_cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(labels=replaced, logits=rtd_logits)
+        rtd_loss = global_mean(rtd_cross_entropy, token_weights)
         loss = mlm_loss + self.rtd_weight * rtd_loss
 
         predicted_replaced = tf.cast(rtd_logits > 0, tf.float32)
@@ -177,10 +176,7 @@ class ElectraPretrainer(Pretrainer):
             "mlm_loss": (cross_entropy, weights),
             "mlm_accuracy": (mlm_correct, weights),
             "sampled_accuracy": (tf.cast(sampled == batch["masked_ids"], tf.float32), weights),
-            "rtd_loss": (
-                tf.nn.sigmoid_cross_entropy_with_logits(labels=replaced, logits=rtd_logits),
-                token_weights,
-            ),
+            "rtd_loss": (rtd_cross_entropy, token_weights),
             "rtd_accuracy": (tf.cast(predicted_replaced == replaced, tf.float32), token_weights),
             "rtd_baseline_accuracy": (1.0 - replaced, token_weights),
             "rtd_auc": (replaced, rtd_logits, token_weights),
