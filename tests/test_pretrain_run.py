@@ -131,3 +131,38 @@ def test_final_models_load_in_keras_and_transformers(tmp_path, data_dir):
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
     assert set(summary["last_metrics"]) >= {"rtd_auc", "rtd_accuracy", "mlm_loss", "sampled_accuracy"}
     assert (tmp_path / "final" / "logs").is_dir()
+
+
+def test_prepared_examples_are_reused_only_for_the_same_recipe(tmp_path, capsys):
+    from electra_keras.training.pretrain import _prepare_data
+
+    lines = gzip.open(packages.wikitext2_file("valid"), "rt", encoding="utf-8").read().splitlines()
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(lines[:100]), encoding="utf-8")
+    bert = packages.bert_uncased_vocab()
+    other = tmp_path / "vocab.txt"
+    other.write_text(Path(bert).read_text(encoding="utf-8") + "zzzfoo\n", encoding="utf-8")
+    options = PretrainingOptions(out=str(tmp_path), sequence_length=64)
+    data = tmp_path / "data"
+
+    _prepare_data([str(corpus)], data, options, bert, started=False)
+    first = (data / "metadata.json").read_text()
+    _prepare_data([str(corpus)], data, options, bert, started=False)
+    assert "Reusing the prepared examples" in capsys.readouterr().out
+    assert (data / "metadata.json").read_text() == first
+
+    # Another vocabulary before training started: prepared again, saying why.
+    _prepare_data([str(corpus)], data, options, str(other), started=False)
+    assert "Re-preparing" in (said := capsys.readouterr().out) and "vocabulary sha256" in said
+    assert json.loads((data / "metadata.json").read_text())["vocabulary"]["size"] == 30523
+
+    # Once the run has trained on them, other examples would change it silently: an error.
+    uncased = PretrainingOptions(out=str(tmp_path), sequence_length=64, lowercase=False)
+    with pytest.raises(ValueError, match=r"lowercase: was True, now False.*new --out"):
+        _prepare_data([str(corpus)], data, uncased, str(other), started=True)
+    assert json.loads((data / "metadata.json").read_text())["lowercase"] is True
+
+    # A given --data folder must match the vocabulary the model is built with.
+    with pytest.raises(ValueError, match=r"another vocabulary.*30523 tokens"):
+        pretrain(PretrainingOptions(out=str(tmp_path / "run"), data=str(data), vocabulary=bert,
+                                    preset="tiny", sequence_length=64, batch_size=8, total_steps=2))

@@ -216,15 +216,57 @@ def truncate_metrics_log(path: Path, step: int) -> None:
     path.write_text("".join(line + "\n" for line in kept))
 
 
-def _prepare_data(corpus, data_dir: Path, options: PretrainingOptions, vocabulary: str) -> Path:
-    """Examples for `corpus` in `data_dir`, reused when already prepared alike."""
+def _data_recipe(corpus, options: PretrainingOptions, vocabulary: str) -> dict[str, Any]:
+    """What prepared examples depend on, in the terms `metadata.json` records."""
+    from electra_keras.data.corpus import resolve_corpus
+    from electra_keras.data.tokenizer import load_vocabulary
+    from electra_keras.data.vocabulary import vocabulary_sha256
+
+    return {
+        "corpus": [str(path.resolve()) for path in resolve_corpus(corpus)],
+        "sequence_length": options.sequence_length,
+        "lowercase": options.lowercase,
+        "seed": options.seed,
+        "vocabulary sha256": vocabulary_sha256(load_vocabulary(vocabulary)),
+    }
+
+
+def _recorded_recipe(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "corpus": [str(Path(path).resolve()) for path in metadata["corpus"]["paths"]],
+        "sequence_length": metadata["sequence_length"],
+        "lowercase": metadata["lowercase"],
+        "seed": metadata["seed"],
+        "vocabulary sha256": metadata["vocabulary"]["sha256"],
+    }
+
+
+def _prepare_data(corpus, data_dir: Path, options: PretrainingOptions, vocabulary: str,
+                  started: bool) -> Path:
+    """Examples for `corpus` in `data_dir`, reused when prepared from the same recipe.
+
+    The recipe is the corpus files, sequence length, lowercasing, seed and
+    vocabulary (by SHA-256). A different recipe re-prepares the examples,
+    unless the run has already trained on them (`started`): then resuming on
+    other data would silently change the run, so it is an error.
+    """
     from electra_keras.data.pretraining_data import load_metadata, prepare_pretraining_data
 
+    wanted = _data_recipe(corpus, options, vocabulary)
     if (data_dir / "metadata.json").exists():
-        metadata = load_metadata(data_dir)
-        if metadata.get("sequence_length") == options.sequence_length:
+        recorded = _recorded_recipe(load_metadata(data_dir))
+        changed = [name for name in wanted if wanted[name] != recorded[name]]
+        if not changed:
             print(f"Reusing the prepared examples in {data_dir}")
             return data_dir
+        differences = "; ".join(f"{name}: was {recorded[name]!r}, now {wanted[name]!r}" for name in changed)
+        if started:
+            raise ValueError(
+                f"{data_dir} holds the examples this run was started with, but the arguments "
+                f"now ask for different ones ({differences}). Re-run with the original "
+                f"arguments to resume, or use a new --out for a new run."
+            )
+        print(f"Re-preparing {data_dir}: {differences}")
     prepare_pretraining_data(
         corpus, vocabulary, data_dir, sequence_length=options.sequence_length,
         lowercase=options.lowercase, seed=options.seed,
@@ -232,21 +274,51 @@ def _prepare_data(corpus, data_dir: Path, options: PretrainingOptions, vocabular
     return data_dir
 
 
+def _check_prepared(data_dir: Path, options: PretrainingOptions, vocabulary: str) -> None:
+    """Given folders (--data, --eval-data) must match the model's tokenizer."""
+    from electra_keras.data.pretraining_data import load_metadata
+    from electra_keras.data.tokenizer import load_vocabulary
+    from electra_keras.data.vocabulary import vocabulary_sha256
+
+    recorded = load_metadata(data_dir)
+    expected = vocabulary_sha256(load_vocabulary(vocabulary))
+    if recorded["vocabulary"]["sha256"] != expected:
+        raise ValueError(
+            f"{data_dir} was prepared with another vocabulary (SHA-256 "
+            f"{recorded['vocabulary']['sha256'][:12]}..., {recorded['vocabulary']['size']} tokens) "
+            f"than {vocabulary} ({expected[:12]}...): token ids would mean different words. "
+            f"Pass the vocabulary it was prepared with, or prepare the data again."
+        )
+    if recorded["lowercase"] != options.lowercase:
+        raise ValueError(
+            f"{data_dir} was prepared with lowercase={recorded['lowercase']}, "
+            f"but this run has lowercase={options.lowercase}"
+        )
+
+
 def _datasets(options: PretrainingOptions, out: Path, vocabulary: str, chief: bool):
     """(train folder, held-out folder or None), preparing them on the chief."""
     from electra_keras.data.corpus import wikitext2_corpus
 
-    train = Path(options.data) if options.data else out / "data"
-    if chief and not options.data:
-        _prepare_data(options.corpus, train, options, vocabulary)
+    started = (out / "checkpoints" / "checkpoint").exists()
+    if options.data:
+        train = Path(options.data)
+        _check_prepared(train, options, vocabulary)
+    else:
+        train = out / "data"
+        if chief:
+            _prepare_data(options.corpus, train, options, vocabulary, started)
     evaluation = Path(options.eval_data) if options.eval_data else None
+    if evaluation is not None:
+        _check_prepared(evaluation, options, vocabulary)
     eval_corpus = options.eval_corpus
     if evaluation is None and eval_corpus is None and options.corpus is None and options.data is None:
         eval_corpus = [str(wikitext2_corpus("valid"))]
     if evaluation is None and eval_corpus:
         evaluation = out / "eval-data"
         if chief:
-            _prepare_data(eval_corpus, evaluation, options, vocabulary)
+            # Held-out examples do not affect training: re-preparing them is always safe.
+            _prepare_data(eval_corpus, evaluation, options, vocabulary, started=False)
     return train, evaluation
 
 
