@@ -166,3 +166,22 @@ def test_prepared_examples_are_reused_only_for_the_same_recipe(tmp_path, capsys)
     with pytest.raises(ValueError, match=r"another vocabulary.*30523 tokens"):
         pretrain(PretrainingOptions(out=str(tmp_path / "run"), data=str(data), vocabulary=bert,
                                     preset="tiny", sequence_length=64, batch_size=8, total_steps=2))
+
+
+def test_mixed_float16_counts_batches_not_applied_updates(tmp_path, data_dir):
+    # Dynamic loss scaling skips the first updates (their scaled gradients
+    # overflow), so optimizer.iterations lags; the run's step count must not.
+    options = PretrainingOptions(
+        out=str(tmp_path / "fp16"), data=str(data_dir), preset="tiny", sequence_length=64,
+        batch_size=8, total_steps=6, checkpoint_every=3, log_every=1, precision="mixed_float16",
+        config={"max_position_embeddings": 64}, export=False,
+    )
+    summary = pretrain(options)
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert summary["steps"] == 6
+    assert logged_steps(tmp_path / "fp16") == [1, 2, 3, 4, 5, 6]
+    checkpoint = tf.train.load_checkpoint(str(tmp_path / "fp16" / "checkpoints"))
+    applied = checkpoint.get_tensor("optimizer/inner_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE")
+    assert int(applied) < 6  # the loss scaler skipped some updates
+    assert int(checkpoint.get_tensor("trained_steps/.ATTRIBUTES/VARIABLE_VALUE")) == 6
+    assert tf.train.latest_checkpoint(str(tmp_path / "fp16" / "checkpoints")).endswith("ckpt-6")

@@ -120,6 +120,27 @@ class PretrainingOptions:
             raise ValueError("Invalid pretraining options: " + "; ".join(problems))
 
 
+class StepCounter(keras.callbacks.Callback):
+    """Counts the batches trained, the run's steps; checkpointed with the model.
+
+    `optimizer.iterations` counts applied updates instead: under
+    mixed_float16, dynamic loss scaling skips the updates whose gradients
+    overflow (3 of the first 4 in a tiny run), so it lags the batches, and
+    resuming from it would repeat data. Must be the first callback.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="trained_steps")
+
+    @property
+    def step(self) -> int:
+        return int(self.variable.numpy())
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.variable.assign_add(1)
+
+
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
@@ -131,14 +152,15 @@ class NonFiniteLossGuard(keras.callbacks.Callback):
     last good checkpoint as the latest one.
     """
 
-    def __init__(self, checkpoint_dir: Path):
+    def __init__(self, checkpoint_dir: Path, counter: StepCounter):
         super().__init__()
         self.checkpoint_dir = checkpoint_dir
+        self.counter = counter
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            step = int(self.model.optimizer.iterations.numpy())
+            step = self.counter.step
             latest = tf.train.latest_checkpoint(str(self.checkpoint_dir))
             raise NonFiniteLossError(
                 f"The loss became {float(loss)} at step {step}; training stopped. "
@@ -152,13 +174,14 @@ class CheckpointEvery(keras.callbacks.Callback):
     """Saves model + optimizer at every epoch end (= every N steps) and at the
     last step, keeping the last k checkpoints."""
 
-    def __init__(self, manager: tf.train.CheckpointManager, total_steps: int):
+    def __init__(self, manager: tf.train.CheckpointManager, total_steps: int, counter: StepCounter):
         super().__init__()
         self.manager = manager
         self.total_steps = total_steps
+        self.counter = counter
 
     def _step(self) -> int:
-        return int(self.model.optimizer.iterations.numpy())
+        return self.counter.step
 
     def on_train_batch_end(self, batch, logs=None):
         if self._step() >= self.total_steps:
@@ -175,8 +198,9 @@ class MetricsLog(keras.callbacks.Callback):
     interval), the same numbers as the progress bar.
     """
 
-    def __init__(self, path: Path, every: int, batch_size: int, sequence_length: int):
+    def __init__(self, path: Path, every: int, batch_size: int, sequence_length: int, counter: StepCounter):
         super().__init__()
+        self.counter = counter
         self.path = path
         self.every = every
         self.tokens_per_step = batch_size * sequence_length
@@ -184,17 +208,17 @@ class MetricsLog(keras.callbacks.Callback):
         self._last = None
 
     def on_train_begin(self, logs=None):
-        self._last = (time.perf_counter(), int(self.model.optimizer.iterations.numpy()))
+        self._last = (time.perf_counter(), self.counter.step)
 
     def on_epoch_end(self, epoch, logs=None):
         evaluation = {k: float(v) for k, v in (logs or {}).items() if k.startswith("val_")}
         if evaluation:
-            step = int(self.model.optimizer.iterations.numpy())
+            step = self.counter.step
             with self.path.open("a") as file:
                 file.write(json.dumps({"step": step, "evaluation": True, **evaluation}) + "\n")
 
     def on_train_batch_end(self, batch, logs=None):
-        step = int(self.model.optimizer.iterations.numpy())
+        step = self.counter.step
         if step % self.every:
             return
         now = time.perf_counter()
@@ -378,27 +402,32 @@ def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callba
     chief = is_chief(strategy)
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
-    if options.precision != "float32":
-        keras.mixed_precision.set_global_policy(options.precision)
     keras.utils.set_random_seed(options.seed)
 
     vocabulary = str(options.vocabulary or packages.bert_uncased_vocab())
     data_dir, eval_dir = _datasets(options, out, vocabulary, chief)
 
     with strategy.scope():
-        model = _build_model(options, vocabulary)
+        # The policy is read when layers are built; the caller's is restored after.
+        previous_policy = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy(options.precision)
+        try:
+            model = _build_model(options, vocabulary)
+        finally:
+            keras.mixed_precision.set_global_policy(previous_policy)
         model.optimizer.build(model.trainable_variables)
 
     # Every worker saves (the collectives need them all); only the chief's
     # checkpoints are kept in out/checkpoints.
     checkpoint_dir = out / "checkpoints" if chief else out / f".worker-{strategy.cluster_resolver.task_id}"
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+    counter = StepCounter()
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer, trained_steps=counter.variable)
     manager = tf.train.CheckpointManager(checkpoint, str(checkpoint_dir), max_to_keep=options.keep_checkpoints)
     metrics_path = out / "metrics.jsonl"
     start_step = 0
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        start_step = int(model.optimizer.iterations.numpy())
+        start_step = counter.step
         print(f"Resuming from {manager.latest_checkpoint} at step {start_step}: "
               f"skipping the {start_step} batches already trained on")
         if chief:
@@ -426,13 +455,14 @@ def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callba
             validation = model.masked_dataset(held_out, seed=options.seed + 1).cache()
         every = options.checkpoint_every
         run_callbacks = [
-            NonFiniteLossGuard(checkpoint_dir),
-            CheckpointEvery(manager, options.total_steps),
+            counter,
+            NonFiniteLossGuard(checkpoint_dir, counter),
+            CheckpointEvery(manager, options.total_steps, counter),
             *(callbacks or []),
         ]
         if chief:
             run_callbacks += [
-                MetricsLog(metrics_path, options.log_every, options.batch_size, options.sequence_length),
+                MetricsLog(metrics_path, options.log_every, options.batch_size, options.sequence_length, counter),
                 keras.callbacks.TensorBoard(log_dir=str(out / "logs"), update_freq=options.log_every),
             ]
         model.fit(
@@ -445,7 +475,7 @@ def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callba
             verbose=1 if chief and sys.stdout.isatty() else 2 if chief else 0,
         )
 
-    final_step = int(model.optimizer.iterations.numpy())
+    final_step = counter.step
     written = _export(model, out, vocabulary) if options.export and chief else []
     if not chief:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
