@@ -92,3 +92,160 @@ def electra_adamw(
     )
     optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY))
     return optimizer
+
+
+@keras.saving.register_keras_serializable(package="electra_keras")
+class LayerwiseAdamW(keras.optimizers.Adam):
+    """AdamW whose learning rate is scaled per variable.
+
+    Each variable's update (the Adam step and the decoupled weight decay) uses
+    `learning_rate * learning_rate_multipliers.get(variable.path, 1.0)`.
+    Weight decay skips variables whose name contains one of `NO_DECAY`.
+    `finetune_adamw` fills the multipliers with ELECTRA's layer-wise decay.
+
+    Args:
+        learning_rate_multipliers: {variable path: factor}; paths not listed
+            get 1.0.
+        weight_decay: decoupled decay rate (decay = lr * multiplier * rate * w).
+        **kwargs: `keras.optimizers.Adam` arguments (learning_rate, beta_1,
+            beta_2, epsilon, global_clipnorm, gradient_accumulation_steps...).
+    """
+
+    def __init__(self, learning_rate_multipliers=None, weight_decay=0.01, **kwargs):
+        # The base class's weight decay uses the unscaled learning rate: ours
+        # is applied in update_step instead.
+        kwargs.pop("name", None)
+        super().__init__(weight_decay=None, name="layerwise_adamw", **kwargs)
+        self.learning_rate_multipliers = dict(learning_rate_multipliers or {})
+        self.decoupled_weight_decay = float(weight_decay)
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self._multipliers = [
+            float(self.learning_rate_multipliers.get(variable.path, 1.0)) for variable in variables
+        ]
+        self._decays = [
+            self.decoupled_weight_decay > 0 and not any(part in variable.name for part in NO_DECAY)
+            for variable in variables
+        ]
+
+    def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
+        multiplier = self._multipliers[index]
+        learning_rate = ops.cast(learning_rate, variable.dtype) * multiplier
+        if self._decays[index]:
+            # Decoupled decay before the Adam step, as keras.optimizers.AdamW orders it.
+            self.assign_sub(variable, variable * (learning_rate * self.decoupled_weight_decay))
+        super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("weight_decay", None)
+        config.update(
+            learning_rate_multipliers=self.learning_rate_multipliers,
+            weight_decay=self.decoupled_weight_decay,
+        )
+        return config
+
+
+def layer_depths(model) -> dict[str, tuple[int, int]]:
+    """{variable path: (depth, top depth)} under ELECTRA's layer-wise rule.
+
+    Depth 0 is the embeddings (and the embedding projection), depth i + 1 the
+    i-th transformer layer, then the pooler when the model's head reads it,
+    and the top depth is the task head. A sublayer shared by several layers
+    (ALBERT) takes the depth of the highest layer that uses it: it is as
+    close to the head as its closest use.
+
+    The model must have a `backbone` (an `Encoder`) and say through
+    `uses_pooler` whether its head reads the pooled output.
+    """
+    encoder = model.backbone
+    num_layers = len(encoder.schedule)
+    depths: dict[int, int] = {}
+
+    def assign(layer, depth):
+        for variable in layer.trainable_variables:
+            depths[id(variable)] = max(depth, depths.get(id(variable), -1))
+
+    assign(encoder.embeddings, 0)
+    if encoder.embedding_projection is not None:
+        assign(encoder.embedding_projection, 0)
+    for index, (attention, feedforward) in enumerate(encoder.schedule):
+        assign(encoder.attention_sublayers[attention], index + 1)
+        assign(encoder.feedforward_sublayers[feedforward], index + 1)
+    top = num_layers + 1
+    if encoder.pooler is not None:
+        if getattr(model, "uses_pooler", False):
+            assign(encoder.pooler, top)
+            top += 1
+        else:
+            # An unused pooler gets no gradient; its rate does not matter.
+            assign(encoder.pooler, top)
+    result = {}
+    for variable in model.trainable_variables:
+        if variable.path in result:
+            raise ValueError(f"{model.name}: two variables share the path {variable.path!r}; "
+                             "name the layers so that learning rates can be assigned")
+        result[variable.path] = (depths.get(id(variable), top), top)
+    return result
+
+
+def finetune_adamw(
+    model,
+    learning_rate: float = 1e-4,
+    total_steps: int | None = 1000,
+    warmup_steps: int | None = None,
+    layer_decay: float = 0.8,
+    weight_decay: float = 0.01,
+    clipnorm: float | None = 1.0,
+) -> LayerwiseAdamW:
+    """AdamW as ELECTRA was fine-tuned: warmup 10%, linear decay, layer-wise rates.
+
+    The rule: a variable at depth d gets `learning_rate * layer_decay ** (top - d)`,
+    where depth 0 is the embeddings (with ALBERT/ELECTRA-Small's embedding
+    projection), depth i is transformer layer i (1..N), depth N + 1 the pooler
+    when the head reads it, and `top` (N + 1, or N + 2 with a pooler) the task
+    head. So the head trains at the full rate, the top transformer layer at
+    `learning_rate * layer_decay`, and the embeddings at
+    `learning_rate * layer_decay ** (N + 1)` (no pooler).
+
+    The official code gives the task head depth N + 2 with no pooler in
+    between, so every transformer layer and the embeddings get one extra
+    factor of `layer_decay` (google-research/electra#51, a leftover from when
+    ELECTRA had a pooler); this follows the intended rule the author states there.
+
+    Args:
+        model: a task model (its `backbone` decides the depths).
+        learning_rate: the head's peak learning rate.
+        total_steps: optimizer updates of the whole fine-tuning run; None
+            keeps the learning rate constant (no warmup, no decay).
+        warmup_steps: default 10% of `total_steps`.
+        layer_decay: per-layer factor; 1.0 turns layer-wise decay off.
+        weight_decay: decoupled decay, not on LayerNorm and biases.
+        clipnorm: global gradient-norm clipping (None turns it off).
+
+    Example:
+        clf.compile(optimizer=finetune_adamw(clf, learning_rate=1e-4, total_steps=3000))
+    """
+    if not 0 < layer_decay <= 1:
+        raise ValueError(f"layer_decay={layer_decay}: expected a factor in (0, 1]")
+    schedule = learning_rate
+    if total_steps is not None:
+        if warmup_steps is None:
+            warmup_steps = total_steps // 10
+        schedule = WarmupLinearDecay(learning_rate, total_steps, warmup_steps)
+    multipliers = {
+        path: layer_decay ** (top - depth) for path, (depth, top) in layer_depths(model).items()
+    }
+    return LayerwiseAdamW(
+        learning_rate=schedule,
+        learning_rate_multipliers=multipliers,
+        weight_decay=weight_decay,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-6,
+        global_clipnorm=clipnorm,
+    )

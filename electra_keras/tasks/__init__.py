@@ -1,0 +1,1 @@
+"""Fine-tuning task models: classification/regression, token classification, span QA."""

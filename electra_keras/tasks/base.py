@@ -1,0 +1,282 @@
+"""What every fine-tuning task model shares: an encoder, its tokenizer, raw text in.
+
+A task model is a `keras.Model` whose `call` takes the packed token inputs
+(`token_ids`, `segment_ids`, `padding_mask`), so it compiles, distributes and
+exports like any Keras model. Its `preprocess` (tokenization in TensorFlow
+ops) runs inside tf.data: `fit`, `evaluate` and `predict` accept raw inputs
+(strings, word lists) or tf.data datasets of them and map `preprocess` over
+them in parallel; already tokenized dicts and datasets pass through untouched.
+
+`from_pretrained` starts from any pretrained model `load_pretrained` reads;
+`from_preset` builds the same architecture with random weights (the baseline
+that shows what pretraining buys).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from electra_keras.config import ModelConfig
+from electra_keras.data.tokenizer import WordPieceTokenizer
+from electra_keras.encoder import Encoder
+from electra_keras.tasks.pretrained import load_pretrained
+
+TOKEN_INPUTS = ("token_ids", "segment_ids", "padding_mask")
+DEFAULT_BATCH_SIZE = 32
+
+
+class TaskModel(keras.Model):
+    """An encoder (`backbone`), a tokenizer and a task head.
+
+    Subclasses build their head in `__init__` (after calling this one), and
+    define `call`, `preprocess`, `raw_inputs`, `default_loss` and
+    `default_metrics`.
+
+    Args:
+        backbone: the encoder's `ModelConfig` (or its dict, or a preset name).
+        vocabulary: the vocab.txt path or token list of the tokenizer.
+        lowercase: the vocabulary's casing.
+        sequence_length: tokens per packed input.
+        dropout_rate: dropout before the head; None uses the config's
+            `classifier_dropout_rate` (or its `dropout_rate` when unset).
+    """
+
+    def __init__(
+        self,
+        backbone,
+        vocabulary,
+        lowercase: bool = True,
+        sequence_length: int = 128,
+        dropout_rate: float | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        # === Layers ===
+        config = ModelConfig.coerce(backbone)
+        self.tokenizer = WordPieceTokenizer(vocabulary, lowercase=lowercase, sequence_length=sequence_length)
+        if self.tokenizer.vocabulary_size != config.vocab_size:
+            raise ValueError(
+                f"vocabulary: {self.tokenizer.vocabulary_size} tokens, but the encoder's "
+                f"vocab_size is {config.vocab_size}; pass the vocabulary it was trained with"
+            )
+        if sequence_length > config.max_position_embeddings:
+            raise ValueError(
+                f"sequence_length={sequence_length}: the encoder has only "
+                f"{config.max_position_embeddings} positions"
+            )
+        self.backbone = Encoder(config, name="backbone", dtype=self.dtype_policy)
+        if dropout_rate is None:
+            dropout_rate = config.classifier_dropout_rate
+            if dropout_rate is None:
+                dropout_rate = config.dropout_rate
+        self.dropout = keras.layers.Dropout(dropout_rate, name="head_dropout")
+
+        # === Config ===
+        self.config = config
+        self.vocabulary = self.tokenizer.vocabulary
+        self.lowercase = bool(lowercase)
+        self.sequence_length = int(sequence_length)
+        self.dropout_rate = float(dropout_rate)
+
+    # -- construction ------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, source, vocabulary=None, lowercase=None, **kwargs):
+        """A task model whose encoder starts from a pretrained model.
+
+        Args:
+            source: a pretraining run folder, a `.keras` file, a transformers
+                folder or an official TF1 checkpoint (see `load_pretrained`).
+            vocabulary, lowercase: override what is found with the model.
+            **kwargs: the task model's own arguments (num_classes, ...).
+
+        Example:
+            clf = TextClassifier.from_pretrained("runs/small", num_classes=2)
+        """
+        pretrained = load_pretrained(source, vocabulary=vocabulary, lowercase=lowercase)
+        model = cls(pretrained.config, pretrained.vocabulary, lowercase=pretrained.lowercase, **kwargs)
+        model.backbone.set_weights(pretrained.encoder.get_weights())
+        return model
+
+    @classmethod
+    def from_preset(cls, preset, vocabulary, lowercase: bool = True, config_overrides=None, **kwargs):
+        """The preset's architecture with random weights, sized to `vocabulary`.
+
+        Example:
+            baseline = TextClassifier.from_preset("electra-small", "vocab.txt", num_classes=2)
+        """
+        vocab_size = len(WordPieceTokenizer(vocabulary).vocabulary)
+        config = ModelConfig.from_preset(preset, vocab_size=vocab_size, **(config_overrides or {}))
+        return cls(config, vocabulary, lowercase=lowercase, **kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "backbone": self.config.to_dict(),
+            "vocabulary": self.vocabulary,
+            "lowercase": self.lowercase,
+            "sequence_length": self.sequence_length,
+            "dropout_rate": self.dropout_rate,
+            "name": self.name,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # Variables exist from construction (see ConfiguredModel).
+    def get_build_config(self):
+        return None
+
+    def build_from_config(self, config):
+        pass
+
+    # -- what subclasses define ----------------------------------------------------
+
+    uses_pooler = False
+
+    def preprocess(self, inputs, labels=None):
+        """Raw inputs (tensors) -> (token inputs dict, labels); runs in tf.data."""
+        raise NotImplementedError
+
+    def raw_inputs(self, x):
+        """Python/NumPy raw inputs -> what `tf.data.Dataset.from_tensor_slices` takes."""
+        raise NotImplementedError
+
+    def raw_labels(self, y):
+        """Python/NumPy labels -> an array (e.g. label names to ids)."""
+        return np.asarray(y)
+
+    def default_loss(self):
+        raise NotImplementedError
+
+    def default_metrics(self):
+        return []
+
+    def encode(self, inputs, training=False):
+        """The encoder's outputs (`sequence_output`, maybe `pooled_output`)."""
+        return self.backbone(inputs, training=training)
+
+    # -- compile / fit / evaluate / predict on raw inputs ----------------------------
+
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
+        """Keras `compile`, with this task's loss and metrics by default.
+
+        `optimizer="auto"` is `finetune_adamw(self)` at a constant 1e-4 with
+        ELECTRA's layer-wise decay 0.8; pass `finetune_adamw(self, ...,
+        total_steps=...)` for the paper's warmup and linear decay.
+        """
+        if optimizer == "auto":
+            from electra_keras.training.optimizers import finetune_adamw
+
+            optimizer = finetune_adamw(self, learning_rate=1e-4, total_steps=None)
+        super().compile(
+            optimizer=optimizer,
+            loss=self.default_loss() if loss == "auto" else loss,
+            metrics=self.default_metrics() if metrics == "auto" else metrics,
+            **kwargs,
+        )
+
+    def compile_from_config(self, config):
+        # Keras skips this for models that override `compile`; ours only fills
+        # in defaults, so a saved compiled model comes back compiled.
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def is_tokenized(self, x) -> bool:
+        if isinstance(x, dict):
+            return "token_ids" in x
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            features = spec[0] if isinstance(spec, tuple) else spec
+            return isinstance(features, dict) and "token_ids" in features
+        return False
+
+    def as_dataset(self, x, y=None, batch_size=None, shuffle=False, seed=None) -> tf.data.Dataset:
+        """Batches of (token inputs, labels) — or token inputs alone without labels.
+
+        Args:
+            x: raw inputs (see the task's `raw_inputs`), or a tf.data dataset of
+                raw inputs (`x` or `(x, y)` elements, batched or not).
+            y: labels for Python/NumPy `x`.
+            batch_size: for Python/NumPy `x` (default 32).
+            shuffle: shuffle Python/NumPy `x` every epoch.
+            seed: for the shuffle.
+        """
+        if isinstance(x, tf.data.Dataset):
+            if y is not None:
+                raise ValueError("y: give labels inside the dataset, as (x, y) elements")
+            dataset = x
+        else:
+            inputs = self.raw_inputs(x)
+            if y is not None:
+                labels = self.raw_labels(y)
+                _check_same_length(inputs, labels)
+                dataset = tf.data.Dataset.from_tensor_slices((inputs, labels))
+            else:
+                dataset = tf.data.Dataset.from_tensor_slices((inputs,))
+            if shuffle:
+                dataset = dataset.shuffle(len(labels if y is not None else inputs), seed=seed,
+                                          reshuffle_each_iteration=True)
+            dataset = dataset.batch(batch_size or DEFAULT_BATCH_SIZE)
+
+        def preprocess(*element):
+            if len(element) == 1:
+                features, _ = self.preprocess(element[0])
+                return features
+            features, labels = self.preprocess(element[0], element[1])
+            return (features, labels, *element[2:])
+
+        return dataset.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    def _prepared(self, x, y, batch_size, shuffle=False):
+        """(x, y, batch_size, shuffle) for Keras: raw inputs become a dataset."""
+        if x is None or self.is_tokenized(x) or _is_keras_data(x):
+            return x, y, batch_size, shuffle
+        # Shuffled here, every epoch; Keras would ignore `shuffle` for a dataset.
+        return self.as_dataset(x, y, batch_size=batch_size, shuffle=shuffle), None, None, False
+
+    def _prepared_validation(self, validation_data):
+        if validation_data is None:
+            return None
+        if isinstance(validation_data, tf.data.Dataset):
+            return validation_data if self.is_tokenized(validation_data) else self.as_dataset(validation_data)
+        x, y = validation_data[0], validation_data[1] if len(validation_data) > 1 else None
+        if self.is_tokenized(x):
+            return validation_data
+        return self.as_dataset(x, y)
+
+    def fit(self, x=None, y=None, batch_size=None, validation_data=None, shuffle=True, **kwargs):
+        """Keras `fit`, also on raw inputs (see `as_dataset`)."""
+        x, y, batch_size, shuffle = self._prepared(x, y, batch_size, shuffle=shuffle)
+        return super().fit(
+            x, y, batch_size=batch_size, validation_data=self._prepared_validation(validation_data),
+            shuffle=shuffle, **kwargs,
+        )
+
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        """Keras `evaluate`, also on raw inputs."""
+        x, y, batch_size, _ = self._prepared(x, y, batch_size)
+        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+
+    def predict(self, x, batch_size=None, **kwargs):
+        """Keras `predict` (the raw outputs, e.g. logits), also on raw inputs."""
+        x, _, batch_size, _ = self._prepared(x, None, batch_size)
+        return super().predict(x, batch_size=batch_size, **kwargs)
+
+
+def _is_keras_data(x) -> bool:
+    """A Keras PyDataset or generator: passed through as is."""
+    return isinstance(x, keras.utils.PyDataset) or hasattr(x, "__next__")
+
+
+def _check_same_length(inputs, labels) -> None:
+    first = inputs[0] if isinstance(inputs, tuple) else inputs
+    if len(first) != len(labels):
+        raise ValueError(f"x has {len(first)} examples but y has {len(labels)} labels")
