@@ -222,8 +222,7 @@ class TaskModel(keras.Model):
             else:
                 dataset = tf.data.Dataset.from_tensor_slices((inputs,))
             if shuffle:
-                dataset = dataset.shuffle(len(labels if y is not None else inputs), seed=seed,
-                                          reshuffle_each_iteration=True)
+                dataset = dataset.shuffle(_num_examples(inputs), seed=seed, reshuffle_each_iteration=True)
             dataset = dataset.batch(batch_size or DEFAULT_BATCH_SIZE)
 
         def preprocess(*element):
@@ -276,7 +275,15 @@ def _is_keras_data(x) -> bool:
     return isinstance(x, keras.utils.PyDataset) or hasattr(x, "__next__")
 
 
-def _check_same_length(inputs, labels) -> None:
+def _num_examples(inputs) -> int:
     first = inputs[0] if isinstance(inputs, tuple) else inputs
-    if len(first) != len(labels):
-        raise ValueError(f"x has {len(first)} examples but y has {len(labels)} labels")
+    if isinstance(first, tf.RaggedTensor):
+        return int(first.nrows())
+    return len(first)
+
+
+def _check_same_length(inputs, labels) -> None:
+    count = _num_examples(inputs)
+    labelled = _num_examples(labels)
+    if count != labelled:
+        raise ValueError(f"x has {count} examples but y has {labelled} labels")
