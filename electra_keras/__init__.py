@@ -25,6 +25,7 @@ from electra_keras.pretraining import (  # noqa: E402
     MaskedLMPretrainer,
     MaskingConfig,
 )
+from electra_keras.tasks import TextClassifier, TokenClassifier  # noqa: E402
 from electra_keras import data, training  # noqa: E402
 from electra_keras.training import optimizers  # noqa: E402
 
@@ -39,6 +40,8 @@ __all__ = [
     "MaskedLMPretrainer",
     "MaskingConfig",
     "Encoder",
+    "TextClassifier",
+    "TokenClassifier",
     "ModelConfig",
     "data",
     "optimizers",

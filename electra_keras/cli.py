@@ -166,6 +166,96 @@ def pretrain(args) -> int:
     return 0
 
 
+def finetune(args) -> int:
+    from electra_keras.training.finetune import FinetuningOptions, finetune as run
+
+    options = FinetuningOptions(
+        out=args.out, task=args.task, init=args.init, preset=args.preset,
+        vocabulary=args.vocabulary, lowercase=False if args.cased else None,
+        train=args.train, dev=args.dev, test=args.test, text_column=args.text_column,
+        text_b_column=args.text_b_column, label_column=args.label_column, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, layer_decay=args.layer_decay,
+        sequence_length=args.sequence_length, max_train_examples=args.max_train_examples,
+        seed=args.seed, config=_config_overrides(args.config),
+    )
+    scores = run(options)
+    print(json.dumps(scores, indent=2, default=float))
+    return 0
+
+
+def _load_task_model(path: str):
+    import keras
+
+    import electra_keras  # noqa: F401  (registers our classes)
+
+    model_file = Path(path)
+    if model_file.is_dir():
+        model_file = model_file / "model.keras"
+    if not model_file.is_file():
+        raise SystemExit(f"--model {path}: no such .keras file (a fine-tuning run folder holds model.keras)")
+    return keras.saving.load_model(model_file)
+
+
+def evaluate(args) -> int:
+    from electra_keras.training.finetune import FinetuningOptions, load_task_data, score
+
+    model = _load_task_model(args.model)
+    kind = _kind_of(model)
+    if bool(args.data) == bool(args.task):
+        raise SystemExit("evaluate: pass either --task (shipped data, with --split) or --data FILE")
+    options = FinetuningOptions(
+        out="-", task=args.task or kind, init="-", train=args.data, text_column=args.text_column,
+        text_b_column=args.text_b_column, label_column=args.label_column,
+    )
+    splits = load_task_data(options)
+    examples = splits.train if args.data else getattr(splits, args.split)
+    if examples is None:
+        raise SystemExit(f"evaluate: the {args.task} data has no {args.split} split")
+    print(json.dumps(score(model, kind, examples), indent=2, default=float))
+    return 0
+
+
+def _kind_of(model) -> str:
+    from electra_keras.tasks.classifier import TextClassifier
+    from electra_keras.tasks.token_classifier import TokenClassifier
+
+    if isinstance(model, TokenClassifier):
+        return "tagging"
+    if isinstance(model, TextClassifier):
+        return "regression" if model.regression else "classification"
+    return "squad"
+
+
+def predict(args) -> int:
+    model = _load_task_model(args.model)
+    kind = _kind_of(model)
+    texts = list(args.texts)
+    if args.input:
+        texts += Path(args.input).read_text(encoding="utf-8").splitlines()
+    if not texts:
+        raise SystemExit("predict: give texts as arguments or --input FILE (one per line)")
+    if kind == "tagging":
+        for text, tags in zip(texts, model.predict_tags(texts)):
+            print(" ".join(f"{word}/{tag}" for word, tag in zip(text.split(), tags)))
+    elif kind == "squad":
+        if len(texts) % 2:
+            raise SystemExit("predict: a QA model takes QUESTION CONTEXT pairs")
+        for answer in model.answer(texts[0::2], texts[1::2]):
+            print(json.dumps(answer))
+    else:
+        if getattr(model, "pair", False):
+            if len(texts) % 2:
+                raise SystemExit("predict: a pair model takes TEXT TEXT_B pairs")
+            inputs = (texts[0::2], texts[1::2])
+        else:
+            inputs = texts
+        labels = model.predict_labels(inputs)
+        shown = texts if not getattr(model, "pair", False) else [f"{a} ||| {b}" for a, b in zip(*inputs)]
+        for text, label in zip(shown, labels):
+            print(f"{label}\t{text}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="electra-keras", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -243,6 +333,52 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--config", action="append", metavar="FIELD=VALUE",
                               help="override a ModelConfig field of the preset (repeatable)")
     train_parser.set_defaults(run=pretrain)
+
+    tune_parser = commands.add_parser(
+        "finetune", help="fine-tune a pretrained model on a task; writes OUT/model.keras and scores.json"
+    )
+    tune_parser.add_argument("--task", required=True,
+                             help="sentiment | question-type | ner (shipped data), or classification | "
+                                  "regression | tagging | squad with --train/--dev/--test files")
+    tune_parser.add_argument("--init", help="pretrained model: run folder, .keras, transformers folder "
+                                            "or TF1 checkpoint")
+    tune_parser.add_argument("--preset", help="instead of --init: this architecture, random weights")
+    tune_parser.add_argument("--out", required=True)
+    tune_parser.add_argument("--train")
+    tune_parser.add_argument("--dev")
+    tune_parser.add_argument("--test")
+    for task_parser in (tune_parser,):
+        task_parser.add_argument("--text-column", default="text")
+        task_parser.add_argument("--text-b-column", help="second text of pairs")
+        task_parser.add_argument("--label-column", default="label")
+    tune_parser.add_argument("--vocabulary", help="override the vocab.txt found with --init")
+    tune_parser.add_argument("--cased", action="store_true")
+    tune_parser.add_argument("--epochs", type=int, default=3)
+    tune_parser.add_argument("--batch-size", type=int, default=32)
+    tune_parser.add_argument("--learning-rate", type=float, default=1e-4)
+    tune_parser.add_argument("--layer-decay", type=float, default=0.8)
+    tune_parser.add_argument("--sequence-length", type=int, default=128)
+    tune_parser.add_argument("--max-train-examples", type=int)
+    tune_parser.add_argument("--seed", type=int, default=0)
+    tune_parser.add_argument("--config", action="append", metavar="FIELD=VALUE",
+                             help="with --preset: override a ModelConfig field")
+    tune_parser.set_defaults(run=finetune)
+
+    evaluate_parser = commands.add_parser("evaluate", help="score a fine-tuned model")
+    evaluate_parser.add_argument("--model", required=True, help="a fine-tuning run folder or .keras file")
+    evaluate_parser.add_argument("--task", help="shipped data to score on (sentiment, question-type, ner)")
+    evaluate_parser.add_argument("--split", default="test", choices=["dev", "test", "train"])
+    evaluate_parser.add_argument("--data", help="or a labelled file (CSV/TSV/JSONL, CoNLL, SQuAD JSON)")
+    evaluate_parser.add_argument("--text-column", default="text")
+    evaluate_parser.add_argument("--text-b-column")
+    evaluate_parser.add_argument("--label-column", default="label")
+    evaluate_parser.set_defaults(run=evaluate)
+
+    predict_parser = commands.add_parser("predict", help="run a fine-tuned model on raw text")
+    predict_parser.add_argument("--model", required=True, help="a fine-tuning run folder or .keras file")
+    predict_parser.add_argument("texts", nargs="*", help="texts (pairs: TEXT TEXT_B ...; QA: QUESTION CONTEXT ...)")
+    predict_parser.add_argument("--input", help="a file with one text per line")
+    predict_parser.set_defaults(run=predict)
 
     info_parser = commands.add_parser("info", help="list presets, or describe one")
     info_parser.add_argument("--preset")
