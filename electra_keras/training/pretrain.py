@@ -472,6 +472,7 @@ def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callba
             initial_epoch=start_step // every,
             callbacks=run_callbacks,
             validation_data=validation,
+            shuffle=False,  # the reader shuffles, in an order resumption can reproduce
             verbose=1 if chief and sys.stdout.isatty() else 2 if chief else 0,
         )
 
