@@ -52,3 +52,33 @@ def test_console_script_is_installed():
     result = subprocess.run([script, "info"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "albert-xxlarge" in result.stdout
+
+
+def test_finetune_evaluate_predict_on_user_files(tmp_path, capsys):
+    import csv
+    import json
+
+    rows = [("a good film", "pos"), ("a bad film", "neg"), ("great acting", "pos"), ("dull plot", "neg")] * 6
+    for name in ("train", "dev"):
+        with open(tmp_path / f"{name}.csv", "w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(["review", "label"])
+            writer.writerows(rows)
+    out = tmp_path / "run"
+    assert main(["finetune", "--task", "classification", "--train", str(tmp_path / "train.csv"),
+                 "--dev", str(tmp_path / "dev.csv"), "--text-column", "review", "--preset", "tiny",
+                 "--config", "max_position_embeddings=64", "--sequence-length", "16", "--epochs", "6",
+                 "--batch-size", "8", "--learning-rate", "3e-3", "--layer-decay", "1.0",
+                 "--out", str(out)]) == 0
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["kind"] == "classification" and scores["train_examples"] == 24
+    assert scores["dev"]["accuracy"] == 1.0
+    capsys.readouterr()
+
+    assert main(["evaluate", "--model", str(out), "--data", str(tmp_path / "dev.csv"),
+                 "--text-column", "review"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == 1.0
+    assert main(["predict", "--model", str(out), "a good film", "dull plot"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["pos\ta good film", "neg\tdull plot"]
+    with pytest.raises(SystemExit, match="no such .keras file"):
+        main(["predict", "--model", str(tmp_path / "missing"), "x"])
