@@ -25,7 +25,7 @@ from electra_keras.pretraining import (  # noqa: E402
     MaskedLMPretrainer,
     MaskingConfig,
 )
-from electra_keras.tasks import TextClassifier, TokenClassifier  # noqa: E402
+from electra_keras.tasks import SpanQuestionAnswerer, TextClassifier, TokenClassifier  # noqa: E402
 from electra_keras import data, training  # noqa: E402
 from electra_keras.training import optimizers  # noqa: E402
 
@@ -40,6 +40,7 @@ __all__ = [
     "MaskedLMPretrainer",
     "MaskingConfig",
     "Encoder",
+    "SpanQuestionAnswerer",
     "TextClassifier",
     "TokenClassifier",
     "ModelConfig",

@@ -118,7 +118,10 @@ def build_task_model(options: FinetuningOptions, train):
     elif kind == "squad":
         from electra_keras.tasks.question_answering import SpanQuestionAnswerer as model_class
 
-        arguments = {"version_2": train.version == "2.0"}
+        # Windows share a third of their context pieces (BERT's 384/128 ratio).
+        context = options.sequence_length - 64 - 3
+        arguments = {"version_2": train.version == "2.0", "max_query_length": 64,
+                     "doc_stride": max(1, min(128, context // 3))}
     else:
         from electra_keras.tasks.classifier import TextClassifier as model_class
 
