@@ -147,11 +147,13 @@ def reference():
             attention_mask=torch.from_numpy(padding_mask).long(),
         )
         disc_logits = disc(**torch_inputs).logits.numpy()
+        disc_hidden = disc.electra(**torch_inputs).last_hidden_state.numpy()
         gen_logits = gen(**torch_inputs).logits.numpy()
     return SimpleNamespace(
         tensors=tensors,
         inputs={"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
         disc_logits=disc_logits,
+        disc_hidden=disc_hidden,
         gen_logits=gen_logits,
     )
 
@@ -334,3 +336,24 @@ def test_cli_converts_tf1_to_transformers_folders(tmp_path, pretraining_checkpoi
     with torch.no_grad():
         assert max_diff(discriminator(**torch_inputs).logits, reference.disc_logits) <= TOLERANCE
         assert max_diff(generator(**torch_inputs).logits, reference.gen_logits) <= TOLERANCE
+
+
+def test_text_classifier_starts_from_a_tf1_checkpoint(tmp_path, pretraining_checkpoint, reference):
+    """Fine-tuning from an official checkpoint: the discriminator's encoder,
+    with the vocab.txt beside the checkpoint, reproduces transformers' hidden
+    states inside the task model."""
+    from electra_keras.tasks.classifier import TextClassifier
+
+    folder = tmp_path / "electra_tiny"
+    folder.mkdir()
+    for file in pretraining_checkpoint.iterdir():
+        (folder / file.name).write_bytes(file.read_bytes())
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(VOCAB - 5)]
+    (folder / "vocab.txt").write_text("\n".join(tokens) + "\n")
+
+    clf = TextClassifier.from_pretrained(folder, num_classes=2, sequence_length=16)
+    assert clf.vocabulary[:3] == ["[PAD]", "[UNK]", "[CLS]"] and len(clf.vocabulary) == VOCAB
+    hidden = clf.backbone(reference.inputs)["sequence_output"]
+    real = reference.inputs["padding_mask"].astype(bool)  # transformers leaves padded rows unmasked
+    assert max_diff(np.asarray(hidden)[real], reference.disc_hidden[real]) <= TOLERANCE
+    assert clf.predict(["w1 w2 w3"], verbose=0).shape == (1, 2)
