@@ -290,15 +290,17 @@ class WordPieceTokenizer(keras.layers.Layer):
         # A repeated token keeps its last id, as in tokenizers' vocab reader.
         token_to_id = {token: i for i, token in enumerate(tokens)}
         self._token_to_id = token_to_id
-        # The WordPiece kernel looks words up in the table's own resource and
-        # treats -1 as "not in the vocabulary".
-        self._table = tf.lookup.StaticHashTable(
+        self._use_table(
             tf.lookup.KeyValueTensorInitializer(
                 keys=tf.constant(list(token_to_id), dtype=tf.string),
                 values=tf.constant(list(token_to_id.values()), dtype=tf.int64),
-            ),
-            default_value=-1,
+            )
         )
+
+    def _use_table(self, initializer) -> None:
+        # The WordPiece kernel looks words up in the table's own resource and
+        # treats -1 as "not in the vocabulary".
+        self._table = tf.lookup.StaticHashTable(initializer, default_value=-1)
         # Words longer than MAX_CHARS_PER_WORD code points are replaced by
         # [UNK] before this runs, so 4 bytes per code point always fits.
         self._wordpiece = tf_text.WordpieceTokenizer(
@@ -308,6 +310,38 @@ class WordPieceTokenizer(keras.layers.Layer):
             token_out_type=tf.int64,
             unknown_token=UNK_TOKEN,
             split_unknown_characters=False,
+        )
+
+    def read_vocabulary_from(self, vocabulary_file: str | os.PathLike) -> None:
+        """Looks tokens up in `vocabulary_file` at run time instead of in constants.
+
+        A SavedModel then carries the file as an asset (the vocabulary travels
+        as `assets/vocab.txt`, readable by anyone serving the model) rather than
+        as a constant buried in the graph. The file must hold this tokenizer's
+        vocabulary, one token per line, without repeated tokens (a text-file
+        table cannot give a repeated token its last id).
+        """
+        path = os.fspath(vocabulary_file)
+        if load_vocabulary(path) != self._vocabulary:
+            raise ValueError(f"{path}: not this tokenizer's vocabulary")
+        if len(self._token_to_id) != len(self._vocabulary):
+            seen, repeated = set(), []
+            for token in self._vocabulary:
+                if token in seen:
+                    repeated.append(token)
+                seen.add(token)
+            raise ValueError(
+                f"{path}: repeated tokens {repeated[:5]}; a vocabulary read from a file "
+                "at run time needs every token once"
+            )
+        self._use_table(
+            tf.lookup.TextFileInitializer(
+                path,
+                key_dtype=tf.string,
+                key_index=tf.lookup.TextFileIndex.WHOLE_LINE,
+                value_dtype=tf.int64,
+                value_index=tf.lookup.TextFileIndex.LINE_NUMBER,
+            )
         )
 
     # -- vocabulary ---------------------------------------------------------

@@ -99,8 +99,11 @@ class TokenClassifier(TaskModel):
                     )
         return super().as_dataset(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed)
 
-    def word_pieces(self, words: tf.RaggedTensor):
+    def word_pieces(self, words: tf.RaggedTensor, tokenizer=None):
         """[batch, (words)] strings -> packed inputs and, per position, the word index.
+
+        `tokenizer` replaces the model's own (the exporter passes one that
+        reads the vocabulary from a SavedModel asset).
 
         Returns:
             (features, word_index, first_piece): `features` the token inputs
@@ -109,7 +112,8 @@ class TokenClassifier(TaskModel):
             where a word's first piece sits.
         """
         length = self.sequence_length
-        pieces = self.tokenizer.tokenize(words.flat_values)  # [words, (pieces)]
+        tokenizer = tokenizer or self.tokenizer
+        pieces = tokenizer.tokenize(words.flat_values)  # [words, (pieces)]
         per_word = pieces.row_lengths()
         word_ids = tf.ragged.range(words.row_lengths())  # [batch, (words)]
         flat_word_index = tf.repeat(word_ids.flat_values, per_word)
@@ -130,8 +134,8 @@ class TokenClassifier(TaskModel):
             packed = tf.concat([column(start), values, column(end)], axis=1)
             return packed.to_tensor(default_value=fill, shape=[None, length])
 
-        cls, sep = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
-        token_ids = pack(sentence_pieces, cls, sep, self.tokenizer.pad_token_id, tf.int32)
+        cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+        token_ids = pack(sentence_pieces, cls, sep, tokenizer.pad_token_id, tf.int32)
         padding_mask = pack(tf.ones_like(sentence_pieces), 1, 1, 0, tf.int32)
         features = {
             "token_ids": token_ids,
