@@ -5,6 +5,10 @@
     electra-keras build-vocab [--corpus PATH ...] --out vocab.txt [--size N]
     electra-keras prepare-data [--corpus PATH ...] --out DIR [--vocabulary vocab.txt]
     electra-keras pretrain --out runs/NAME [--preset P] [--corpus PATH ...] [--strategy S] ...
+    electra-keras finetune --task TASK --init CHECKPOINT --out runs/NAME
+    electra-keras evaluate --model runs/NAME --task TASK
+    electra-keras predict --model runs/NAME TEXT ...
+    electra-keras export --model runs/NAME --out saved_models/NAME [--format tflite --quantize dynamic]
 """
 
 from __future__ import annotations
@@ -256,6 +260,85 @@ def predict(args) -> int:
     return 0
 
 
+def export(args) -> int:
+    """A fine-tuned task model (run folder or .keras) or any pretrained encoder."""
+    from electra_keras.export import export_saved_model
+    from electra_keras.export.serving import write_models_config
+    from electra_keras.export.tflite import export_tflite
+
+    source = Path(args.model)
+    task_file = source / "model.keras" if source.is_dir() else source
+    if task_file.suffix == ".keras" and task_file.is_file() and _is_task_model(task_file):
+        model = _load_task_model(str(task_file))
+        vocabulary, lowercase = args.vocabulary, None
+    else:
+        from electra_keras.tasks.pretrained import load_pretrained
+
+        pretrained = load_pretrained(source, vocabulary=args.vocabulary, lowercase=False if args.cased else None)
+        model, vocabulary, lowercase = pretrained.encoder, pretrained.vocabulary, pretrained.lowercase
+    if _kind_of(model) == "squad" and not _is_encoder(model):
+        raise SystemExit("export: question answering models cannot be exported yet; use "
+                         "`electra-keras predict` or SpanQuestionAnswerer.answer")
+    common = dict(vocabulary=vocabulary, lowercase=lowercase, sequence_length=args.sequence_length)
+    if args.format == "saved_model":
+        if args.quantize != "none":
+            raise SystemExit("export: --quantize applies to --format tflite")
+        path = export_saved_model(model, args.out, version=args.version, pair=args.pair, **common)
+        config = write_models_config(Path(args.out).parent)
+        print(f"SavedModel: {path} (signatures serving_default, token_ids); TF Serving config: {config}")
+        return 0
+    out = Path(args.out)
+    out = out if out.suffix == ".tflite" else out / "model.tflite"
+    representative = None
+    if args.quantize == "int8":
+        representative = _representative_texts(args, source)
+    path = export_tflite(model, out, quantize=args.quantize, representative_texts=representative,
+                         pair=args.pair, isolate=True, **common)
+    print(f"TFLite ({args.quantize}): {path} ({path.stat().st_size:,} bytes), "
+          f"with vocab.txt and model.json beside it")
+    return 0
+
+
+def _is_task_model(model_file: Path) -> bool:
+    """A .keras file of a task model (its config names one of our task classes)."""
+    import zipfile
+
+    with zipfile.ZipFile(model_file) as archive:
+        config = json.loads(archive.read("config.json"))
+    return config.get("class_name") in ("TextClassifier", "TokenClassifier", "SpanQuestionAnswerer")
+
+
+def _is_encoder(model) -> bool:
+    from electra_keras.encoder import Encoder
+
+    return isinstance(model, Encoder)
+
+
+def _representative_texts(args, source: Path):
+    """--representative FILE (a text per line; pairs TAB-separated), else the run's training data."""
+    if args.representative:
+        lines = Path(args.representative).read_text(encoding="utf-8").splitlines()
+        lines = [line for line in lines if line.strip()]
+        if not lines:
+            raise SystemExit(f"--representative {args.representative}: no texts in the file")
+        if args.pair or "\t" in lines[0]:
+            pairs = [line.split("\t", 1) for line in lines]
+            bad = [i + 1 for i, pair in enumerate(pairs) if len(pair) != 2]
+            if bad:
+                raise SystemExit(f"--representative {args.representative}: line {bad[0]} is not TEXT<TAB>TEXT_B")
+            return [a for a, _ in pairs], [b for _, b in pairs]
+        return lines
+    options_file = (source if source.is_dir() else source.parent) / "options.json"
+    if not options_file.is_file():
+        raise SystemExit("export: --quantize int8 needs --representative FILE (texts of the task), "
+                         f"or a fine-tuning run folder with options.json (not found: {options_file})")
+    from electra_keras.training.finetune import FinetuningOptions, load_task_data, model_inputs
+
+    options = FinetuningOptions(**json.loads(options_file.read_text()))
+    inputs, _ = model_inputs(options.kind, load_task_data(options).train)
+    return inputs
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="electra-keras", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -379,6 +462,27 @@ def build_parser() -> argparse.ArgumentParser:
     predict_parser.add_argument("texts", nargs="*", help="texts (pairs: TEXT TEXT_B ...; QA: QUESTION CONTEXT ...)")
     predict_parser.add_argument("--input", help="a file with one text per line")
     predict_parser.set_defaults(run=predict)
+
+    export_parser = commands.add_parser(
+        "export", help="write a SavedModel for TF Serving (OUT/<version>/) or a TFLite model"
+    )
+    export_parser.add_argument("--model", required=True,
+                               help="a fine-tuning run folder or .keras task model; or a pretrained "
+                                    "model (run folder, transformers folder, TF1 checkpoint): its encoder")
+    export_parser.add_argument("--out", required=True,
+                               help="saved_model: the model's folder (versions 1/, 2/, ... go inside); "
+                                    "tflite: a folder (model.tflite goes inside) or a .tflite path")
+    export_parser.add_argument("--format", choices=["saved_model", "tflite"], default="saved_model")
+    export_parser.add_argument("--quantize", choices=["none", "dynamic", "float16", "int8"], default="none",
+                               help="tflite only; int8 calibrates on --representative or the run's data")
+    export_parser.add_argument("--representative", help="int8: texts of the task, one per line "
+                                                        "(pairs: TEXT<TAB>TEXT_B)")
+    export_parser.add_argument("--version", type=int, help="saved_model version folder (default: next free)")
+    export_parser.add_argument("--vocabulary", help="override the vocab.txt")
+    export_parser.add_argument("--cased", action="store_true", help="bare encoders: a cased vocabulary")
+    export_parser.add_argument("--sequence-length", type=int, help="bare encoders: tokens per input (default 128)")
+    export_parser.add_argument("--pair", action="store_true", help="bare encoders: take text pairs")
+    export_parser.set_defaults(run=export)
 
     info_parser = commands.add_parser("info", help="list presets, or describe one")
     info_parser.add_argument("--preset")

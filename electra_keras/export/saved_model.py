@@ -34,6 +34,7 @@ import json
 import os
 import re
 import tempfile
+import warnings
 from pathlib import Path
 
 import keras
@@ -93,6 +94,14 @@ def export_saved_model(
     with tempfile.TemporaryDirectory() as assets:
         servable = servable_for(model, vocabulary, lowercase, sequence_length, pair, assets=assets)
         servable.write(target)
+    unknown = unservable_ops(target)
+    if unknown:
+        # Exported all the same: a newer server may have them; say so clearly.
+        warnings.warn(
+            f"{target}: uses ops outside the TF Serving allow-list ({ALLOWED_OPS_FILE.name}): "
+            f"{sorted(unknown)}; check that your model server registers them",
+            stacklevel=2,
+        )
     return target
 
 
@@ -164,6 +173,11 @@ _IDS = [
 ]
 
 
+def _as_text(value) -> str:
+    """A text, or a tagger's word list joined at spaces (the same pieces)."""
+    return " ".join(value) if isinstance(value, (list, tuple)) else value
+
+
 def _token_inputs(input_ids, input_mask, segment_ids) -> dict[str, tf.Tensor]:
     return {"token_ids": input_ids, "segment_ids": segment_ids, "padding_mask": input_mask}
 
@@ -232,12 +246,12 @@ class _Servable:
 
     def tokenized(self, texts, count: int) -> dict[str, np.ndarray]:
         """A seeded sample of `count` raw inputs, packed as the TFLite inputs."""
-        first = list(texts[0] if self.pair else texts)
+        first = [_as_text(t) for t in (texts[0] if self.pair else texts)]
         if not first:
             raise ValueError("representative_texts: empty")
         chosen = np.random.default_rng(0).permutation(len(first))[:count]
         if self.pair:
-            second = list(texts[1])
+            second = [_as_text(t) for t in texts[1]]
             inputs = self.tokenizer([first[i] for i in chosen], [second[i] for i in chosen])
         else:
             inputs = self.tokenizer([first[i] for i in chosen])
@@ -313,6 +327,8 @@ class _TaggerServable(_Servable):
         return {"logits": logits, "tag_ids": tf.argmax(logits, axis=-1, output_type=tf.int32)}
 
     def raw_outputs(self, text, text_b=None):
+        # Invalid UTF-8 becomes U+FFFD first, so the `words` output is valid text.
+        text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
         words = tf.strings.split(text)
         features, word_index, first_piece = self.model.word_pieces(words, tokenizer=self.tokenizer)
         piece_tags = self.outputs(features)["tag_ids"]
@@ -356,3 +372,40 @@ class _EncoderServable(_Servable):
 
     def outputs(self, inputs):
         return {**self.numeric_outputs(inputs), "padding_mask": inputs["padding_mask"]}
+
+
+def allowed_ops() -> dict[str, set[str]]:
+    """The sections of `serving_ops.txt`: "core", "tensorflow_text", "denied"."""
+    sections: dict[str, set[str]] = {}
+    current = None
+    for number, line in enumerate(ALLOWED_OPS_FILE.read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[]"), set())
+        elif current is None:
+            raise ValueError(f"{ALLOWED_OPS_FILE}:{number}: an op before any [section]")
+        else:
+            current.add(line)
+    return sections
+
+
+def graph_ops(saved_model_dir: str | os.PathLike) -> set[str]:
+    """Every op type in a SavedModel: its graph and all functions of its library."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((Path(saved_model_dir) / "saved_model.pb").read_bytes())
+    ops = set()
+    for meta_graph in saved.meta_graphs:
+        ops |= {node.op for node in meta_graph.graph_def.node}
+        for function in meta_graph.graph_def.library.function:
+            ops |= {node.op for node in function.node_def}
+    return ops
+
+
+def unservable_ops(saved_model_dir: str | os.PathLike) -> set[str]:
+    """The ops of a SavedModel that the allow-list does not vouch for."""
+    sections = allowed_ops()
+    return graph_ops(saved_model_dir) - sections["core"] - sections["tensorflow_text"]

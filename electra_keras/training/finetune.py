@@ -3,7 +3,8 @@
     task data (shipped or user files) -> task model from a pretrained
     checkpoint (or random weights) -> finetune_adamw (warmup 10%, linear
     decay, layer-wise rates) -> fit with dev evaluation -> dev/test scores
-    -> out/model.keras, out/scores.json
+    -> out/model.keras, out/scores.json, out/options.json (the run's options,
+    from which `electra-keras export` finds the task's data again)
 
 Task kinds: "classification" (single text or pair), "regression",
 "tagging" (NER) and "squad" (extractive QA). The shipped datasets name
@@ -223,6 +224,7 @@ def finetune(options: FinetuningOptions, verbose: int = 2) -> dict[str, Any]:
         model.fit(x, y, validation_data=validation, epochs=options.epochs,
                   batch_size=options.batch_size, verbose=verbose)
     model.save(out / "model.keras")
+    (out / "options.json").write_text(json.dumps(dataclasses.asdict(options), indent=2) + "\n")
 
     scores = {"task": options.task, "kind": options.kind, "init": options.init or f"random {options.preset}",
               "train_examples": _count(train), "total_steps": total_steps}

@@ -1,0 +1,288 @@
+"""SavedModel and TFLite export: what TF Serving and LiteRT get.
+
+TF Serving itself cannot be installed here, so its contract is checked piece
+by piece: a fresh process with only tensorflow + tensorflow_text loads every
+export and matches Keras; `saved_model_cli` lists the signatures; every op of
+every graph is on the allow-list; a gRPC PredictRequest built as the README
+builds it runs. Bad inputs run through the reloaded SavedModels and the TFLite
+models.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from electra_keras.config import ModelConfig
+from electra_keras.data import packages
+from electra_keras.export import export_saved_model
+from electra_keras.export.saved_model import allowed_ops, graph_ops, unservable_ops
+from electra_keras.export.serving import served_models, write_models_config
+from electra_keras.export.tflite import LiteRTModel, export_tflite
+from electra_keras.models import ElectraDiscriminator
+from electra_keras.tasks.classifier import TextClassifier
+from electra_keras.tasks.token_classifier import TokenClassifier
+
+SMALL = {"max_position_embeddings": 64}
+LENGTH = 16
+NAMES = ["negative", "neutral", "positive"]
+TEXTS = ["A gripping, beautifully shot film.", "two hours I will never get back", "Crème brûlée [MASK] ok"]
+PAIRS = (["how old is she?", "where is it"], ["She is 30.", "in Paris, France"])
+SENTENCES = ["Obama visited Paris yesterday", "the quick brown fox", ""]
+TOLERANCE = 1e-5
+
+
+@pytest.fixture(scope="module")
+def vocabulary():
+    return packages.bert_uncased_vocab()
+
+
+@pytest.fixture(scope="module")
+def models(vocabulary):
+    common = dict(config_overrides=SMALL, sequence_length=LENGTH, dropout_rate=0.0)
+    return {
+        "classifier": TextClassifier.from_preset("tiny", vocabulary, label_names=NAMES, **common),
+        "pair": TextClassifier.from_preset("tiny", vocabulary, num_classes=2, pair=True, **common),
+        "tagger": TokenClassifier.from_preset("tiny", vocabulary, tag_names=["O", "B-loc", "I-loc"], **common),
+        "discriminator": ElectraDiscriminator(ModelConfig.from_preset("tiny", vocab_size=30522, **SMALL)),
+    }
+
+
+@pytest.fixture(scope="module")
+def exported(models, vocabulary, tmp_path_factory):
+    root = tmp_path_factory.mktemp("saved_models")
+    paths = {}
+    for name, model in models.items():
+        bare = name == "discriminator"
+        paths[name] = export_saved_model(
+            model, root / name, vocabulary=vocabulary if bare else None, sequence_length=LENGTH if bare else None
+        )
+    return paths
+
+
+def token_inputs(tokenizer, texts, length):
+    packed = tokenizer(texts, sequence_length=length)
+    return {"input_ids": packed["token_ids"].numpy(), "input_mask": packed["padding_mask"].numpy(),
+            "segment_ids": packed["segment_ids"].numpy()}
+
+
+def as_model_inputs(ids):
+    return {"token_ids": ids["input_ids"], "padding_mask": ids["input_mask"], "segment_ids": ids["segment_ids"]}
+
+
+def max_diff(a, b) -> float:
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+# --- layout ------------------------------------------------------------------------
+
+
+def test_versions_assets_models_config_and_saved_model_cli(tmp_path, models):
+    classifier = models["classifier"]
+    first = export_saved_model(classifier, tmp_path / "sentiment")
+    second = export_saved_model(classifier, tmp_path / "sentiment")
+    assert (first.name, second.name) == ("1", "2")
+    with pytest.raises(FileExistsError, match="this version exists"):
+        export_saved_model(classifier, tmp_path / "sentiment", version=2)
+    assets = second / "assets"
+    assert (assets / "vocab.txt").read_text(encoding="utf-8").splitlines() == classifier.vocabulary
+    assert (assets / "labels.txt").read_text().splitlines() == NAMES
+
+    (tmp_path / "not-a-model").mkdir()
+    assert served_models(tmp_path) == ["sentiment"]
+    config = write_models_config(tmp_path).read_text()
+    assert 'name: "sentiment"' in config and 'base_path: "/models/sentiment"' in config
+    assert config.startswith("model_config_list {") and "not-a-model" not in config
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show", "--dir", str(second), "--all"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    for expected in ("signature_def['serving_default']", "signature_def['token_ids']", "inputs['text']",
+                     "inputs['input_ids']", "inputs['input_mask']", "inputs['segment_ids']",
+                     "outputs['label']", "outputs['probabilities']"):
+        assert expected in shown, expected
+
+
+# --- TF Serving's contract ------------------------------------------------------------
+
+
+def test_fresh_process_with_only_tensorflow_serves_like_keras(tmp_path, models, exported):
+    classifier, pair, tagger, discriminator = (models[k] for k in ("classifier", "pair", "tagger", "discriminator"))
+    ids = token_inputs(classifier.tokenizer, TEXTS, 11)  # a length other than the export's
+    jobs = [
+        {"key": "classifier", "model": str(exported["classifier"]), "signature": "serving_default",
+         "inputs": {"text": TEXTS}},
+        {"key": "classifier_ids", "model": str(exported["classifier"]), "signature": "token_ids",
+         "inputs": {k: v.tolist() for k, v in ids.items()}},
+        {"key": "pair", "model": str(exported["pair"]), "signature": "serving_default",
+         "inputs": {"text": PAIRS[0], "text_b": PAIRS[1]}},
+        {"key": "tagger", "model": str(exported["tagger"]), "signature": "serving_default",
+         "inputs": {"text": SENTENCES}},
+        {"key": "tagger_ids", "model": str(exported["tagger"]), "signature": "token_ids",
+         "inputs": {k: v.tolist() for k, v in ids.items()}},
+        {"key": "encoder", "model": str(exported["discriminator"]), "signature": "serving_default",
+         "inputs": {"text": TEXTS}},
+        {"key": "encoder_ids", "model": str(exported["discriminator"]), "signature": "token_ids",
+         "inputs": {k: v.tolist() for k, v in ids.items()}},
+    ]
+    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
+    client = Path(__file__).with_name("serving_client.py")
+    subprocess.run([sys.executable, str(client), str(tmp_path / "jobs.json"), str(tmp_path / "out.npz")],
+                   check=True, capture_output=True)
+    served = np.load(tmp_path / "out.npz", allow_pickle=True)
+    # (`import tensorflow` itself pulls in parts of keras; our code and keras_hub stay out.)
+    assert not {"electra_keras", "keras_hub"} & set(served["modules"])
+
+    logits = classifier.predict(TEXTS, verbose=0)
+    assert max_diff(served["classifier/logits"], logits) <= TOLERANCE
+    assert max_diff(served["classifier/probabilities"], tf.nn.softmax(logits)) <= TOLERANCE
+    assert [s.decode() for s in served["classifier/label"]] == classifier.predict_labels(TEXTS)
+    np.testing.assert_array_equal(served["classifier/label_id"], np.argmax(logits, axis=-1))
+    assert max_diff(served["classifier_ids/logits"], classifier(as_model_inputs(ids))) <= TOLERANCE
+
+    assert max_diff(served["pair/logits"], pair.predict(PAIRS, verbose=0)) <= TOLERANCE
+    assert [s.decode() for s in served["pair/label"]] == [str(i) for i in pair.predict_labels(PAIRS)]
+
+    tags = tagger.predict_tags(SENTENCES)
+    assert served["tagger/num_words"].tolist() == [4, 4, 0]
+    for row, sentence_tags in enumerate(tags):
+        assert [t.decode() for t in served["tagger/tags"][row][: len(sentence_tags)]] == sentence_tags
+        assert [w.decode() for w in served["tagger/words"][row][: len(sentence_tags)]] == SENTENCES[row].split()
+    assert max_diff(served["tagger_ids/logits"], tagger(as_model_inputs(ids))) <= TOLERANCE
+
+    packed = classifier.tokenizer(TEXTS)
+    encoded = discriminator.encoder(packed)["sequence_output"]
+    assert max_diff(served["encoder/sequence_output"], encoded) <= TOLERANCE
+    assert max_diff(served["encoder/replaced_logits"], discriminator(packed)) <= TOLERANCE
+    np.testing.assert_array_equal(served["encoder/padding_mask"], packed["padding_mask"])
+    assert max_diff(served["encoder_ids/replaced_logits"], discriminator(as_model_inputs(ids))) <= TOLERANCE
+
+
+def test_graph_ops_are_on_the_serving_allow_list(exported, tmp_path):
+    sections = allowed_ops()
+    assert all(hasattr(tf.raw_ops, op) for op in sections["core"]), "a [core] op that is not core TensorFlow"
+    assert sections["tensorflow_text"] == {"NormalizeUTF8", "WordpieceTokenizeWithOffsets"}
+    assert not sections["denied"] & (sections["core"] | sections["tensorflow_text"])
+    for name, path in exported.items():
+        ops = graph_ops(path)
+        # The walk reaches the function bodies: the model's and the tokenizer's ops are there.
+        assert {"WordpieceTokenizeWithOffsets", "NormalizeUTF8", "BatchMatMulV2", "Softmax"} <= ops, name
+        assert unservable_ops(path) == set(), name
+
+    # The check itself can fail: a graph using the newer tokenizer ops is caught.
+    import tensorflow_text as tf_text
+
+    module = tf.Module()
+    normalizer = tf_text.FastBertNormalizer(lower_case_nfd_strip_accents=True)
+    module.f = tf.function(lambda x: normalizer.normalize(x), input_signature=[tf.TensorSpec([None], tf.string)])
+    tf.saved_model.save(module, str(tmp_path / "fast"))
+    assert "FastBertNormalize" in unservable_ops(tmp_path / "fast")
+
+
+def test_grpc_predict_request_as_in_the_readme(exported, models):
+    """The README's gRPC request, answered the way the model server answers it."""
+    predict_pb2 = pytest.importorskip("tensorflow_serving.apis.predict_pb2")
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "sentiment"
+    request.model_spec.signature_name = "serving_default"
+    request.inputs["text"].CopyFrom(tf.make_tensor_proto(["a gripping film", "two hours I will never get back"]))
+
+    served = tf.saved_model.load(str(exported["classifier"]))
+    signature = served.signatures[request.model_spec.signature_name]
+    inputs = {name: tf.constant(tf.make_ndarray(proto)) for name, proto in request.inputs.items()}
+    response = predict_pb2.PredictResponse()
+    for name, value in signature(**inputs).items():
+        response.outputs[name].CopyFrom(tf.make_tensor_proto(value.numpy()))
+    labels = [label.decode() for label in tf.make_ndarray(response.outputs["label"])]
+    assert labels == models["classifier"].predict_labels(["a gripping film", "two hours I will never get back"])
+    assert tf.make_ndarray(response.outputs["probabilities"]).shape == (2, 3)
+
+
+# --- bad input ------------------------------------------------------------------------
+
+LONG = "good " * 20_000  # 100,000 characters
+BAD_UTF8 = b"\xff\xfe good \xc3"
+
+
+def test_bad_inputs_never_crash_the_reloaded_saved_model(exported, models):
+    served = tf.saved_model.load(str(exported["classifier"]))
+    classify = served.signatures["serving_default"]
+    out = classify(text=tf.constant(["", "  \t\n ", LONG, "good " * 40, BAD_UTF8, "good"]))
+    logits = out["logits"].numpy()
+    assert np.all(np.isfinite(logits)) and logits.shape == (6, 3)
+    assert max_diff(logits[0], logits[1]) <= TOLERANCE  # whitespace only == empty
+    assert max_diff(logits[2], logits[3]) <= TOLERANCE  # truncated to the same 16 tokens
+    assert max_diff(logits[4], logits[5]) <= TOLERANCE  # invalid bytes dropped
+    assert max_diff(logits[0], models["classifier"].predict([""], verbose=0)[0]) <= TOLERANCE
+
+    empty = classify(text=tf.constant([], tf.string))
+    assert empty["logits"].shape == (0, 3) and empty["label"].shape == (0,)
+
+    pair = tf.saved_model.load(str(exported["pair"])).signatures["serving_default"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="same batch size"):
+        pair(text=tf.constant(["a", "b"]), text_b=tf.constant(["c"]))
+    assert pair(text=tf.constant([""]), text_b=tf.constant([LONG]))["logits"].shape == (1, 2)
+
+    tagger = tf.saved_model.load(str(exported["tagger"])).signatures["serving_default"]
+    tagged = tagger(text=tf.constant(["", BAD_UTF8, LONG]))
+    assert tagged["num_words"].numpy().tolist() == [0, 3, 20_000]
+    # The invalid bytes come back as U+FFFD words, tagged "O" (no word pieces).
+    words = [w.decode("utf-8") for w in tagged["words"].numpy()[1][:3]]
+    assert words == ["\ufffd\ufffd", "good", "\ufffd"]
+    assert tagged["tags"].numpy()[1][0] == tagged["tags"].numpy()[1][2] == b"O"
+    assert set(tagged["tags"].numpy()[2][LENGTH:].tolist()) == {b"O"}  # beyond the length: "O"
+
+
+# --- TFLite --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tflite_models(models, tmp_path_factory):
+    root = tmp_path_factory.mktemp("tflite")
+    classifier = models["classifier"]
+    return {
+        "none": export_tflite(classifier, root / "none" / "model.tflite"),
+        "dynamic": export_tflite(classifier, root / "dynamic" / "model.tflite", quantize="dynamic"),
+        # int8 in a child process: the path a many-model run takes.
+        "int8": export_tflite(classifier, root / "int8" / "model.tflite", quantize="int8",
+                              representative_texts=TEXTS * 10, isolate=True),
+    }
+
+
+def test_tflite_uses_builtins_only_and_matches_keras(models, tflite_models):
+    classifier = models["classifier"]
+    logits = classifier.predict(TEXTS, verbose=0)
+    sizes = {}
+    for quantize, path in tflite_models.items():
+        model = LiteRTModel(path)
+        ops = {op["op_name"] for op in model.interpreter._get_ops_details()}
+        assert not any(op.startswith("Flex") or op == "CUSTOM" for op in ops), (quantize, ops)
+        outputs = model.predict(TEXTS)
+        tolerance = 1e-4 if quantize == "none" else 0.05
+        assert max_diff(outputs["logits"], logits) <= tolerance, quantize
+        sizes[quantize] = path.stat().st_size
+        info = json.loads((path.parent / "model.json").read_text())
+        assert info["quantize"] == quantize and info["labels"] == NAMES and info["sequence_length"] == LENGTH
+    assert LiteRTModel(tflite_models["none"]).predict(TEXTS)["label"] == classifier.predict_labels(TEXTS)
+    assert sizes["dynamic"] < 0.4 * sizes["none"] and sizes["int8"] < 0.4 * sizes["none"]
+    with pytest.raises(ValueError, match="representative_texts"):
+        export_tflite(classifier, Path("unused.tflite"), quantize="int8")
+
+
+def test_bad_inputs_never_crash_the_tflite_model(exported, tflite_models):
+    model = LiteRTModel(tflite_models["none"])
+    texts = [b"", b"  \t\n ", LONG.encode(), BAD_UTF8]
+    outputs = model.predict(texts)
+    served = tf.saved_model.load(str(exported["classifier"])).signatures["serving_default"]
+    reference = served(text=tf.constant(texts))["logits"].numpy()
+    assert max_diff(outputs["logits"], reference) <= 1e-4
+    empty = model.predict([])
+    assert empty["logits"].shape == (0, 3) and empty["label"] == []
+    with pytest.raises(ValueError, match="one text per example"):
+        model.predict(["a"], ["b"])
