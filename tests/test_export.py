@@ -28,6 +28,8 @@ from electra_keras.tasks.classifier import TextClassifier
 from electra_keras.tasks.token_classifier import TokenClassifier
 
 SMALL = {"max_position_embeddings": 64}
+BERT_STYLE = {**SMALL, "family": "bert", "pooler": True, "embedding_size": 32, "generator_size": None,
+              "hidden_act": "gelu_new", "share": "all"}
 LENGTH = 16
 NAMES = ["negative", "neutral", "positive"]
 TEXTS = ["A gripping, beautifully shot film.", "two hours I will never get back", "Crème brûlée [MASK] ok"]
@@ -46,7 +48,9 @@ def models(vocabulary):
     common = dict(config_overrides=SMALL, sequence_length=LENGTH, dropout_rate=0.0)
     return {
         "classifier": TextClassifier.from_preset("tiny", vocabulary, label_names=NAMES, **common),
-        "pair": TextClassifier.from_preset("tiny", vocabulary, num_classes=2, pair=True, **common),
+        # A BERT/ALBERT-style encoder: pooler (tanh) and the tanh-approximated GELU.
+        "pair": TextClassifier.from_preset("tiny", vocabulary, num_classes=2, pair=True, sequence_length=LENGTH,
+                                           dropout_rate=0.0, config_overrides=BERT_STYLE),
         "tagger": TokenClassifier.from_preset("tiny", vocabulary, tag_names=["O", "B-loc", "I-loc"], **common),
         "discriminator": ElectraDiscriminator(ModelConfig.from_preset("tiny", vocab_size=30522, **SMALL)),
     }
