@@ -82,3 +82,24 @@ def test_finetune_evaluate_predict_on_user_files(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines() == ["pos\ta good film", "neg\tdull plot"]
     with pytest.raises(SystemExit, match="no such .keras file"):
         main(["predict", "--model", str(tmp_path / "missing"), "x"])
+
+    # Export: SavedModel versions for TF Serving, and an int8 TFLite model
+    # calibrated on the run's own training file (found through options.json).
+    import tensorflow as tf
+
+    from electra_keras.export.tflite import LiteRTModel
+
+    served = tmp_path / "saved_models" / "reviews"
+    for version in ("1", "2"):
+        assert main(["export", "--model", str(out), "--out", str(served)]) == 0
+        assert (served / version / "saved_model.pb").is_file()
+    assert 'name: "reviews"' in (served.parent / "models.config").read_text()
+    signature = tf.saved_model.load(str(served / "2")).signatures["serving_default"]
+    labels = signature(text=tf.constant(["a good film", "dull plot"]))["label"].numpy()
+    assert [label.decode() for label in labels] == ["pos", "neg"]
+
+    assert main(["export", "--model", str(out), "--out", str(tmp_path / "edge"), "--format", "tflite",
+                 "--quantize", "int8"]) == 0
+    assert LiteRTModel(tmp_path / "edge" / "model.tflite").predict(["a good film", "dull plot"])["label"] == ["pos", "neg"]
+    with pytest.raises(SystemExit, match="--quantize applies to --format tflite"):
+        main(["export", "--model", str(out), "--out", str(served), "--quantize", "dynamic"])
