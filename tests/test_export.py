@@ -9,6 +9,7 @@ models.
 """
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ from electra_keras.export.serving import served_models, write_models_config
 from electra_keras.export.tflite import LiteRTModel, export_tflite
 from electra_keras.models import ElectraDiscriminator
 from electra_keras.tasks.classifier import TextClassifier
+from electra_keras.tasks.question_answering import SpanQuestionAnswerer
 from electra_keras.tasks.token_classifier import TokenClassifier
 
 SMALL = {"max_position_embeddings": 64}
@@ -35,6 +37,9 @@ NAMES = ["negative", "neutral", "positive"]
 TEXTS = ["A gripping, beautifully shot film.", "two hours I will never get back", "Crème brûlée [MASK] ok"]
 PAIRS = (["how old is she?", "where is it"], ["She is 30.", "in Paris, France"])
 SENTENCES = ["Obama visited Paris yesterday", "the quick brown fox", ""]
+QUESTIONS = ["Who wrote the first program?", "where?", "", "a question longer than max_query_length pieces, cut"]
+CONTEXTS = ["Ada Lovelace wrote the first program, in 1843, for Babbage's engine. " * 3,  # several windows
+            "Crème brûlée, 5$! in Paris \u2014 the café 東京 is here.", "", "short"]
 TOLERANCE = 1e-5
 
 
@@ -46,14 +51,21 @@ def vocabulary():
 @pytest.fixture(scope="module")
 def models(vocabulary):
     common = dict(config_overrides=SMALL, sequence_length=LENGTH, dropout_rate=0.0)
-    return {
+    models = {
         "classifier": TextClassifier.from_preset("tiny", vocabulary, label_names=NAMES, **common),
         # A BERT/ALBERT-style encoder: pooler (tanh) and the tanh-approximated GELU.
         "pair": TextClassifier.from_preset("tiny", vocabulary, num_classes=2, pair=True, sequence_length=LENGTH,
                                            dropout_rate=0.0, config_overrides=BERT_STYLE),
         "tagger": TokenClassifier.from_preset("tiny", vocabulary, tag_names=["O", "B-loc", "I-loc"], **common),
         "discriminator": ElectraDiscriminator(ModelConfig.from_preset("tiny", vocab_size=30522, **SMALL)),
+        # Short windows, so the contexts above span several.
+        "qa": SpanQuestionAnswerer.from_preset("tiny", vocabulary, config_overrides=SMALL, sequence_length=32,
+                                               doc_stride=4, max_query_length=8, max_answer_length=5, n_best=5,
+                                               version_2=True, dropout_rate=0.0),
     }
+    # Answerable (sigmoid(1) = 0.73 > 0.5) wherever the context has a span, so answers are compared.
+    models["qa"].answerable_head.bias.assign([1.0])
+    return models
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +145,10 @@ def test_fresh_process_with_only_tensorflow_serves_like_keras(tmp_path, models, 
          "inputs": {"text": TEXTS}},
         {"key": "encoder_ids", "model": str(exported["discriminator"]), "signature": "token_ids",
          "inputs": {k: v.tolist() for k, v in ids.items()}},
+        {"key": "qa", "model": str(exported["qa"]), "signature": "serving_default",
+         "inputs": {"question": QUESTIONS, "context": CONTEXTS}},
+        {"key": "qa_ids", "model": str(exported["qa"]), "signature": "token_ids",
+         "inputs": {k: v.tolist() for k, v in ids.items()}},
     ]
     (tmp_path / "jobs.json").write_text(json.dumps(jobs))
     client = Path(__file__).with_name("serving_client.py")
@@ -165,6 +181,24 @@ def test_fresh_process_with_only_tensorflow_serves_like_keras(tmp_path, models, 
     assert max_diff(served["encoder/replaced_logits"], discriminator(packed)) <= TOLERANCE
     np.testing.assert_array_equal(served["encoder/padding_mask"], packed["padding_mask"])
     assert max_diff(served["encoder_ids/replaced_logits"], discriminator(as_model_inputs(ids))) <= TOLERANCE
+
+    # QA: windows, n-best decoding and the answerable threshold in the graph
+    # give what SpanQuestionAnswerer.answer gives in Python.
+    qa = models["qa"]
+    answers = qa.answer(QUESTIONS, CONTEXTS)
+    assert served["qa/num_windows"].tolist() == [3, 1, 1, 1]
+    assert [a["text"] != "" for a in answers] == [True, True, False, True]  # the empty context has no span
+    for row, answer in enumerate(answers):
+        assert served["qa/answer"][row].decode() == answer["text"], row
+        assert served["qa/answerable_probability"][row] == pytest.approx(answer["answerable_probability"], abs=1e-6)
+        if answer["start"] is not None:
+            assert (served["qa/start"][row], served["qa/end"][row]) == (answer["start"], answer["end"])
+            assert served["qa/score"][row] == pytest.approx(answer["score"], abs=1e-5)
+        else:
+            assert (served["qa/start"][row], served["qa/end"][row]) == (-1, -1)
+    outputs = qa(as_model_inputs(ids))
+    assert max_diff(served["qa_ids/start_logits"], outputs["start_logits"]) <= TOLERANCE
+    assert max_diff(served["qa_ids/answerable_logits"], outputs["answerable_logits"]) <= TOLERANCE
 
 
 def test_graph_ops_are_on_the_serving_allow_list(exported, tmp_path):
@@ -232,6 +266,17 @@ def test_bad_inputs_never_crash_the_reloaded_saved_model(exported, models):
     with pytest.raises(tf.errors.InvalidArgumentError, match="same batch size"):
         pair(text=tf.constant(["a", "b"]), text_b=tf.constant(["c"]))
     assert pair(text=tf.constant([""]), text_b=tf.constant([LONG]))["logits"].shape == (1, 2)
+
+    qa = tf.saved_model.load(str(exported["qa"])).signatures["serving_default"]
+    answers = qa(question=tf.constant(["", "who?", BAD_UTF8]), context=tf.constant(["  ", LONG, BAD_UTF8]))
+    assert answers["answer"].numpy()[0] == b"" and answers["start"].numpy()[0] == -1
+    # 20,000 context pieces, windows of 32 - 3 - 2 ("who?") = 27 sharing doc_stride 4: none is lost.
+    assert answers["num_windows"].numpy()[1] == 1 + -(-(20_000 - 27) // (27 - 4))
+    assert re.fullmatch(rb"good( good){0,4}", answers["answer"].numpy()[1])  # max_answer_length=5 pieces
+    assert answers["answer"].numpy()[2].decode("utf-8")  # valid text, from the repaired context
+    assert qa(question=tf.constant([], tf.string), context=tf.constant([], tf.string))["answer"].shape == (0,)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="same batch size"):
+        qa(question=tf.constant(["a", "b"]), context=tf.constant(["c"]))
 
     tagger = tf.saved_model.load(str(exported["tagger"])).signatures["serving_default"]
     tagged = tagger(text=tf.constant(["", BAD_UTF8, LONG]))

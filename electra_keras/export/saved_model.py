@@ -16,6 +16,7 @@ Outputs by model:
 |---|---|
 | TextClassifier | `logits`, `probabilities`, `label_id`, `label` (regression: `score`) |
 | TokenClassifier | `tags`, `tag_ids`, `words`, `num_words` (token_ids: `logits`, `tag_ids` per piece) |
+| SpanQuestionAnswerer | inputs `question`, `context`; `answer`, `start`, `end`, `score`, `num_windows`, v2.0: `answerable_probability` (token_ids: `start_logits`, `end_logits`, ...) |
 | Encoder, ElectraDiscriminator | `sequence_output`, `padding_mask` (+ `pooled_output`; `replaced_logits`) |
 
 The vocabulary (`assets/vocab.txt`) and the label names (`assets/labels.txt`)
@@ -114,13 +115,15 @@ def servable_for(model, vocabulary=None, lowercase=None, sequence_length=None, p
     """
     from electra_keras.tasks.classifier import TextClassifier
     from electra_keras.tasks.pretrained import encoder_of
+    from electra_keras.tasks.question_answering import SpanQuestionAnswerer
     from electra_keras.tasks.token_classifier import TokenClassifier
 
-    if isinstance(model, (TextClassifier, TokenClassifier)):
+    kinds = {TextClassifier: _ClassifierServable, TokenClassifier: _TaggerServable,
+             SpanQuestionAnswerer: _QuestionAnswererServable}
+    if isinstance(model, tuple(kinds)):
         tokenizer = _tokenizer(model.vocabulary if vocabulary is None else vocabulary,
                                model.lowercase, model.sequence_length, assets)
-        kind = _ClassifierServable if isinstance(model, TextClassifier) else _TaggerServable
-        return kind(model, tokenizer, assets)
+        return kinds[type(model)](model, tokenizer, assets)
     encoder = encoder_of(model)
     if vocabulary is None:
         raise ValueError(
@@ -205,6 +208,12 @@ class _Servable:
     def raw_outputs(self, text, text_b=None) -> dict[str, tf.Tensor]:
         return self.outputs(self.tokenizer(text, text_b))
 
+    def raw_endpoint(self):
+        """(function, input signature) of `serving_default`."""
+        if self.pair:
+            return (lambda text, text_b: self.raw_outputs(text, text_b)), [_TEXT, _TEXT_B]
+        return (lambda text: self.raw_outputs(text)), [_TEXT]
+
     def token_id_outputs(self, input_ids, input_mask, segment_ids) -> dict[str, tf.Tensor]:
         return self.outputs(_token_inputs(input_ids, input_mask, segment_ids))
 
@@ -215,12 +224,7 @@ class _Servable:
         archive = keras.export.ExportArchive()
         for table in self.tables:
             archive.track(table)
-        if self.pair:
-            raw = lambda text, text_b: self.raw_outputs(text, text_b)  # noqa: E731
-            archive.add_endpoint(RAW_SIGNATURE, raw, input_signature=[_TEXT, _TEXT_B])
-        else:
-            raw = lambda text: self.raw_outputs(text)  # noqa: E731
-            archive.add_endpoint(RAW_SIGNATURE, raw, input_signature=[_TEXT])
+        archive.add_endpoint(RAW_SIGNATURE, *self.raw_endpoint())
         archive.add_endpoint(TOKEN_IDS_SIGNATURE, self.token_id_outputs, input_signature=_IDS)
         path.parent.mkdir(parents=True, exist_ok=True)
         archive.write_out(str(path), verbose=False)
@@ -353,6 +357,30 @@ class _TaggerServable(_Servable):
             "words": words.to_tensor(default_value="", shape=[None, None]),
             "num_words": num_words,
         }
+
+
+class _QuestionAnswererServable(_Servable):
+    """`question` and `context` in; `answer`, `start`, `end` (character offsets
+    in the context, -1 for no answer), `score`, `num_windows` and, for SQuAD
+    v2.0 models, `answerable_probability` out. See export/question_answering.py."""
+
+    def __init__(self, model, tokenizer, assets):
+        super().__init__(model, tokenizer, pair=True)
+
+    def numeric_outputs(self, inputs):
+        return dict(self.model(inputs, training=False))
+
+    def raw_endpoint(self):
+        from electra_keras.export.question_answering import answer_spans
+
+        question = tf.TensorSpec([None], tf.string, name="question")
+        context = tf.TensorSpec([None], tf.string, name="context")
+
+        def answer(question, context):
+            checked = self.tokenizer._check_same_batch(question, context)
+            return answer_spans(self.model, self.tokenizer, question, checked)
+
+        return answer, [question, context]
 
 
 class _EncoderServable(_Servable):

@@ -1,0 +1,168 @@
+"""Serving latency and throughput of an ELECTRA-Small sentiment classifier, every way it ships.
+
+One run, one machine, the same weights everywhere:
+
+* Keras, eager (`model(inputs)`) and compiled (`tf.function` of the call);
+* the exported SavedModel reloaded with `tf.saved_model.load`, both
+  signatures: `token_ids` (the model alone) and `serving_default` (raw text:
+  tokenization in the graph, what TF Serving runs);
+* TFLite in LiteRT (`ai_edge_litert`, all usable CPU threads): float32,
+  dynamic-range int8, float16 and full int8 (the model alone; tokenization
+  happens in the app);
+* transformers' PyTorch `ElectraForSequenceClassification` with the same
+  encoder weights (converted by `to_huggingface`; its head is transformers'
+  two-layer one, random: a 256x256 dense layer more, no measurable cost).
+
+Latency: batch 1, median of --repeats calls. Throughput: batch 32, median of
+5 calls. Sequence length 128 (inputs padded to it; the model does the full
+work). Also the size of each artifact on disk.
+
+Run from the repository root (after `make test` set up .venv):
+
+    .venv/bin/python benchmarks/serving_latency.py --markdown
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common import (  # noqa: E402
+    format_machine,
+    machine_description,
+    markdown_table,
+    median_timing,
+    text_table,
+    usable_cpus,
+)
+
+SENTENCE = "a gripping, beautifully shot film with a superb cast, though the plot is thin"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="electra-small")
+    parser.add_argument("--sequence-length", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=30, help="batch-1 calls timed per variant")
+    parser.add_argument("--markdown", action="store_true")
+    return parser.parse_args(argv)
+
+
+def size_of(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def main(argv=None) -> int:
+    import numpy as np
+    import tensorflow as tf
+
+    from electra_keras.data import packages
+    from electra_keras.export import export_saved_model
+    from electra_keras.export.tflite import LiteRTModel, export_tflite
+    from electra_keras.tasks.classifier import TextClassifier
+
+    args = parse_args(argv)
+    threads = usable_cpus()
+    print(format_machine(machine_description()))
+    length = args.sequence_length
+    model = TextClassifier.from_preset(args.preset, packages.bert_uncased_vocab(), label_names=["neg", "pos"],
+                                       sequence_length=length)
+    work = Path(tempfile.mkdtemp(prefix="serving-latency-"))
+    model.save(work / "model.keras")
+
+    texts = {1: [SENTENCE], args.batch_size: [SENTENCE] * args.batch_size}
+    packed = {n: model.tokenizer(t) for n, t in texts.items()}
+    ids = {n: {"input_ids": p["token_ids"], "input_mask": p["padding_mask"], "segment_ids": p["segment_ids"]}
+           for n, p in packed.items()}
+    as_numpy = {n: {k: v.numpy() for k, v in d.items()} for n, d in ids.items()}
+
+    start = time.perf_counter()
+    saved_model = export_saved_model(model, work / "saved_model")
+    print(f"SavedModel export: {time.perf_counter() - start:.1f} s")
+    lite_files = {}
+    representative = [SENTENCE, "two hours I will never get back", "a tedious, joyless mess"] * 70
+    for quantize in ("none", "dynamic", "float16", "int8"):
+        start = time.perf_counter()
+        lite_files[quantize] = export_tflite(model, work / f"tflite-{quantize}" / "model.tflite", quantize=quantize,
+                                             representative_texts=representative, isolate=True)
+        print(f"TFLite {quantize} conversion (child process): {time.perf_counter() - start:.1f} s", flush=True)
+
+    compiled = tf.function(lambda inputs: model(inputs, training=False))
+    reloaded = tf.saved_model.load(str(saved_model))
+    token_signature = reloaded.signatures["token_ids"]
+    raw_signature = reloaded.signatures["serving_default"]
+    lite_models = {q: LiteRTModel(path, num_threads=threads) for q, path in lite_files.items()}
+
+    variants = {
+        "Keras eager": (lambda n: model(packed[n], training=False).numpy(), work / "model.keras"),
+        "Keras tf.function": (lambda n: compiled(packed[n]).numpy(), work / "model.keras"),
+        "SavedModel, token ids": (lambda n: token_signature(**ids[n])["logits"].numpy(), saved_model),
+        "SavedModel, raw text (TF Serving's path)":
+            (lambda n: raw_signature(text=tf.constant(texts[n]))["logits"].numpy(), saved_model),
+    }
+    names = {"none": "float32", "dynamic": "dynamic-range int8", "float16": "float16", "int8": "full int8"}
+    for quantize, lite in lite_models.items():
+        variants[f"TFLite {names[quantize]}"] = (
+            lambda n, lite=lite: lite.run(**as_numpy[n])["logits"], lite_files[quantize])
+
+    torch_variant = _pytorch_variant(model, work, as_numpy, threads)
+    if torch_variant is not None:
+        variants["PyTorch ElectraForSequenceClassification"] = torch_variant
+
+    reference = model(packed[1], training=False).numpy()
+    rows = []
+    for name, (run, artifact) in variants.items():
+        # PyTorch has transformers' own (random) head: no parity figure for it.
+        difference = "other head" if name.startswith("PyTorch") else f"{np.max(np.abs(run(1) - reference)):.1e}"
+        latency = median_timing(lambda run=run: run(1), repeats=args.repeats, warmup=3)
+        batch = median_timing(lambda run=run: run(args.batch_size), repeats=5, warmup=1)
+        rows.append([name, f"{latency.median * 1e3:.1f}", f"{args.batch_size / batch.median:.1f}",
+                     f"{size_of(artifact) / 2**20:.1f}", difference])
+        print(rows[-1], flush=True)
+    headers = ["variant", "batch 1 latency ms (median)", f"batch {args.batch_size} seq/s",
+               "size MiB", "max |logit diff| vs Keras"]
+    print(f"\n{args.preset} sentiment classifier, sequence length {length}, {threads} threads:")
+    print(text_table(headers, rows))
+    if args.markdown:
+        print()
+        print(markdown_table(headers, rows))
+    return 0
+
+
+def _pytorch_variant(model, work: Path, inputs, threads: int):
+    try:
+        import torch
+        import transformers
+    except ImportError:
+        print("transformers/torch not installed (make test installs them): no PyTorch row")
+        return None
+    from electra_keras.convert import to_huggingface
+
+    torch.set_num_threads(threads)
+    folder = to_huggingface(model.backbone, work / "huggingface")
+    classifier = transformers.ElectraForSequenceClassification.from_pretrained(folder, num_labels=2).eval()
+    classifier.save_pretrained(folder)
+    as_torch = {n: dict(input_ids=torch.from_numpy(d["input_ids"]).long(),
+                        attention_mask=torch.from_numpy(d["input_mask"]).long(),
+                        token_type_ids=torch.from_numpy(d["segment_ids"]).long()) for n, d in inputs.items()}
+
+    def run(n):
+        with torch.inference_mode():
+            return classifier(**as_torch[n]).logits.numpy()
+
+    # The heads differ (see the module docstring), so its logit diff is not a parity figure.
+    return run, folder / "model.safetensors"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
