@@ -290,7 +290,7 @@ def export(args) -> int:
     if args.quantize == "int8":
         representative = _representative_texts(args, source)
     path = export_tflite(model, out, quantize=args.quantize, representative_texts=representative,
-                         pair=args.pair, isolate=True, **common)
+                         pair=args.pair, raw_text=args.raw_text, isolate=True, **common)
     print(f"TFLite ({args.quantize}): {path} ({path.stat().st_size:,} bytes), "
           f"with vocab.txt and model.json beside it")
     return 0
@@ -468,6 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
                                help="tflite only; int8 calibrates on --representative or the run's data")
     export_parser.add_argument("--representative", help="int8: texts of the task, one per line "
                                                         "(pairs: TEXT<TAB>TEXT_B)")
+    export_parser.add_argument("--raw-text", action="store_true",
+                               help="tflite, single-text classifiers: the tokenizer inside the model "
+                                    "(TF-Text custom ops; LiteRTModel registers them)")
     export_parser.add_argument("--version", type=int, help="saved_model version folder (default: next free)")
     export_parser.add_argument("--vocabulary", help="override the vocab.txt")
     export_parser.add_argument("--cased", action="store_true", help="bare encoders: a cased vocabulary")

@@ -301,6 +301,8 @@ def tflite_models(models, tmp_path_factory):
         # int8 in a child process: the path a many-model run takes.
         "int8": export_tflite(classifier, root / "int8" / "model.tflite", quantize="int8",
                               representative_texts=TEXTS * 10, isolate=True),
+        # The tokenizer inside, as TF-Text custom ops.
+        "raw_text": export_tflite(classifier, root / "raw" / "model.tflite", raw_text=True),
     }
 
 
@@ -309,6 +311,8 @@ def test_tflite_uses_builtins_only_and_matches_keras(models, tflite_models):
     logits = classifier.predict(TEXTS, verbose=0)
     sizes = {}
     for quantize, path in tflite_models.items():
+        if quantize == "raw_text":
+            continue
         model = LiteRTModel(path)
         ops = {op["op_name"] for op in model.interpreter._get_ops_details()}
         assert not any(op.startswith("Flex") or op == "CUSTOM" for op in ops), (quantize, ops)
@@ -335,3 +339,28 @@ def test_bad_inputs_never_crash_the_tflite_model(exported, tflite_models):
     assert empty["logits"].shape == (0, 3) and empty["label"] == []
     with pytest.raises(ValueError, match="one text per example"):
         model.predict(["a"], ["b"])
+
+
+def test_raw_text_tflite_tokenizes_inside_with_tf_text_kernels(models, tflite_models, exported):
+    classifier = models["classifier"]
+    model = LiteRTModel(tflite_models["raw_text"])
+    ops = {op["op_name"] for op in model.interpreter._get_ops_details()}
+    assert not any(op.startswith("Flex") for op in ops)
+    # Ordinary text (no literal special tokens): the fast tokenizer gives our ids, so our logits.
+    texts = ["A gripping, beautifully shot film.", "two hours I will never get back", "Crème brûlée 東京, 5$!"]
+    outputs = model.predict(texts)
+    assert max_diff(outputs["logits"], classifier.predict(texts, verbose=0)) <= 1e-4
+    assert outputs["label"] == classifier.predict_labels(texts)
+
+    bad = model.predict([b"", b"  \t\n ", LONG.encode(), BAD_UTF8])
+    assert np.all(np.isfinite(bad["logits"])) and bad["logits"].shape == (4, 3)
+    served = tf.saved_model.load(str(exported["classifier"])).signatures["serving_default"]
+    reference = served(text=tf.constant(["", LONG]))["logits"].numpy()
+    assert max_diff(bad["logits"][[0, 2]], reference) <= 1e-4  # empty, and truncated to the same pieces
+    assert model.predict([])["logits"].shape == (0, 3)
+
+    with pytest.raises(ValueError, match="single-text TextClassifiers"):
+        export_tflite(models["pair"], Path("unused.tflite"), raw_text=True)
+    with pytest.raises(ValueError, match="calibration cannot run"):
+        export_tflite(classifier, Path("unused.tflite"), raw_text=True, quantize="int8",
+                      representative_texts=TEXTS)

@@ -11,6 +11,15 @@ file on raw text from Python with this package's tokenizer.
 No Flex (Select TF) ops: ai-edge-litert cannot run them, so the string ops of
 the in-graph tokenizer cannot come along.
 
+`raw_text=True` (single-text classifiers) instead puts the tokenizer inside:
+TF-Text's `FastBertNormalizer` and `FastWordpieceTokenizer`, which have TFLite
+kernels, as custom ops; the model takes one string (`text`, shape [1]) and
+LiteRT runs it with TF-Text's op registrar
+(`tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS`, which `LiteRTModel`
+passes). Its ids equal the SavedModel tokenizer's on ordinary text; they
+differ where the fast tokenizer does: literal special tokens ("[MASK]" in
+the text) are read as plain text, and words over 100 bytes become [UNK].
+
 Quantization (`quantize=`):
 
 * "none": float32.
@@ -51,6 +60,7 @@ def export_tflite(
     lowercase: bool | None = None,
     sequence_length: int | None = None,
     pair: bool = False,
+    raw_text: bool = False,
     isolate: bool = False,
 ) -> Path:
     """Writes `model` as a `.tflite` file (TFLite builtins only) with its side files.
@@ -66,6 +76,8 @@ def export_tflite(
         vocabulary, lowercase, sequence_length: the tokenizer of a bare
             encoder (task models bring their own).
         pair: a bare encoder's inputs are text pairs (recorded in model.json).
+        raw_text: tokenize inside the model (single-text `TextClassifier`s;
+            TF-Text custom ops, see the module docstring).
         isolate: convert in a child process (the converter leaks memory).
 
     Returns:
@@ -83,6 +95,13 @@ def export_tflite(
     if path.suffix != ".tflite":
         raise ValueError(f"path: a .tflite file expected, got {path}")
     servable = servable_for(model, vocabulary, lowercase, sequence_length, pair)
+    if raw_text:
+        _check_raw_text_model(model)
+        if quantize == "int8":
+            raise ValueError(
+                "quantize='int8' with raw_text=True: the converter's calibration cannot run TF-Text's "
+                "custom tokenizer ops; use 'dynamic' or 'float16', or full int8 on the token-id model"
+            )
     representative = None
     if quantize == "int8":
         if representative_texts is None:
@@ -91,8 +110,11 @@ def export_tflite(
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
-        saved_model = Path(work) / "token_ids"
-        servable.write_fixed_length(saved_model)
+        saved_model = Path(work) / "for_tflite"
+        if raw_text:
+            _write_raw_text_model(servable, saved_model)
+        else:
+            servable.write_fixed_length(saved_model)
         data = None
         if representative is not None:
             data = Path(work) / "representative.npz"
@@ -101,33 +123,77 @@ def export_tflite(
             # A fresh interpreter, not multiprocessing: spawn would re-run the
             # caller's main module, fork would copy TensorFlow's threads.
             command = [sys.executable, "-m", "electra_keras.export.tflite",
-                       str(saved_model), str(path), quantize, str(data or "")]
+                       str(saved_model), str(path), quantize, str(data or ""), str(int(raw_text))]
             child = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             if child.returncode != 0:
                 raise RuntimeError(f"TFLite conversion of {path} failed in its child process "
                                    f"(exit code {child.returncode}):\n{child.stdout[-3000:]}")
         else:
-            _convert(str(saved_model), str(path), quantize, data and str(data))
-    servable.write_side_files(path.parent, extra={"quantize": quantize, "file": path.name})
+            _convert(str(saved_model), str(path), quantize, data and str(data), raw_text)
+    extra = {"quantize": quantize, "file": path.name, "raw_text": raw_text}
+    if raw_text:
+        extra["inputs"] = ["text"]
+    servable.write_side_files(path.parent, extra=extra)
     return path
 
 
-def _convert(saved_model: str, out: str, quantize: str, representative: str | None) -> None:
+def _check_raw_text_model(model) -> None:
+    from electra_keras.tasks.classifier import TextClassifier
+
+    if not isinstance(model, TextClassifier) or model.pair:
+        raise ValueError(
+            "raw_text=True: only single-text TextClassifiers get the tokenizer inside the TFLite "
+            f"model; export this {type(model).__name__} as a token-id model (raw_text=False)"
+        )
+
+
+def _write_raw_text_model(servable, path: Path) -> None:
+    """A SavedModel: one string [1] -> fast TF-Text tokenizer -> packed ids -> outputs."""
+    import keras
+    import tensorflow as tf
+    import tensorflow_text as tf_text
+
+    tokenizer = servable.tokenizer
+    length = tokenizer.sequence_length
+    normalizer = tf_text.FastBertNormalizer(lower_case_nfd_strip_accents=tokenizer.lowercase)
+    wordpiece = tf_text.FastWordpieceTokenizer(
+        tokenizer.vocabulary, suffix_indicator="##", max_bytes_per_word=100, token_out_type=tf.int32,
+        unknown_token="[UNK]", no_pretokenization=False, support_detokenization=False,
+    )
+    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+
+    def raw(text):
+        pieces = wordpiece.tokenize(normalizer.normalize(text)).flat_values[: length - 2]
+        count = tf.shape(pieces)[0]
+        padding = tf.fill([length - 2 - count], tf.constant(tokenizer.pad_token_id, tf.int32))
+        token_ids = tf.concat([[cls], pieces, [sep], padding], axis=0)[None, :]
+        padding_mask = tf.cast(tf.range(length) < count + 2, tf.int32)[None, :]
+        return servable.numeric_outputs(
+            {"token_ids": token_ids, "segment_ids": tf.zeros_like(token_ids), "padding_mask": padding_mask})
+
+    archive = keras.export.ExportArchive()
+    archive.add_endpoint("serving_default", raw, input_signature=[tf.TensorSpec([1], tf.string, name="text")])
+    archive.write_out(str(path), verbose=False)
+
+
+def _convert(saved_model: str, out: str, quantize: str, representative: str | None, raw_text: bool = False) -> None:
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    # The fast TF-Text tokenizer ops come as custom ops with TFLite kernels.
+    converter.allow_custom_ops = raw_text
     if quantize != "none":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     if quantize == "int8":
         arrays = dict(np.load(representative))
-        count = len(arrays[INPUT_NAMES[0]])
+        count = len(next(iter(arrays.values())))
 
         def examples():
             for i in range(count):
-                yield {name: arrays[name][i : i + 1] for name in INPUT_NAMES}
+                yield {name: values[i : i + 1] for name, values in arrays.items()}
 
         converter.representative_dataset = examples
     Path(out).write_bytes(converter.convert())
@@ -155,13 +221,27 @@ class LiteRTModel:
         if not info_file.is_file():
             raise FileNotFoundError(f"{info_file}: missing; export_tflite writes it beside {path.name}")
         self.info = json.loads(info_file.read_text())
-        self.tokenizer = WordPieceTokenizer(
-            str(path.parent / "vocab.txt"), lowercase=self.info["lowercase"],
-            sequence_length=self.info["sequence_length"],
-        )
         self.labels = self.info.get("labels")
-        self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+        if self.raw_text:
+            from ai_edge_litert.interpreter import InterpreterWithCustomOps
+            from tensorflow_text import tflite_registrar
+
+            self.tokenizer = None
+            self.interpreter = InterpreterWithCustomOps(
+                model_path=str(path), num_threads=num_threads,
+                custom_op_registerers=tflite_registrar.SELECT_TFTEXT_OPS,
+            )
+        else:
+            self.tokenizer = WordPieceTokenizer(
+                str(path.parent / "vocab.txt"), lowercase=self.info["lowercase"],
+                sequence_length=self.info["sequence_length"],
+            )
+            self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
         self.runner = self.interpreter.get_signature_runner()
+
+    @property
+    def raw_text(self) -> bool:
+        return bool(self.info.get("raw_text"))
 
     @property
     def pair(self) -> bool:
@@ -169,6 +249,8 @@ class LiteRTModel:
 
     def run(self, input_ids, input_mask, segment_ids) -> dict[str, np.ndarray]:
         """The model's outputs on packed token ids ([batch, sequence_length] int32)."""
+        if self.raw_text:
+            raise ValueError("run: this model takes raw text; use predict")
         return self.runner(
             input_ids=np.asarray(input_ids, np.int32),
             input_mask=np.asarray(input_mask, np.int32),
@@ -193,12 +275,20 @@ class LiteRTModel:
             if self.labels is not None and "logits" in outputs and outputs["logits"].ndim == 2:
                 outputs["label"] = []
             return outputs
-        inputs = self.tokenizer(texts, None if texts_b is None else list(texts_b))
-        outputs = self.run(inputs["token_ids"], inputs["padding_mask"], inputs["segment_ids"])
+        if self.raw_text:  # one string per call: the model's input is [1]
+            rows = [self.runner(text=np.array([_utf8(text)], dtype=object)) for text in texts]
+            outputs = {name: np.concatenate([row[name] for row in rows]) for name in rows[0]}
+        else:
+            inputs = self.tokenizer(texts, None if texts_b is None else list(texts_b))
+            outputs = self.run(inputs["token_ids"], inputs["padding_mask"], inputs["segment_ids"])
         if self.labels is not None and "logits" in outputs and outputs["logits"].ndim == 2:
             outputs["label"] = [self.labels[i] for i in np.argmax(outputs["logits"], axis=-1)]
         return outputs
 
 
+def _utf8(text) -> bytes:
+    return text if isinstance(text, bytes) else str(text).encode("utf-8")
+
+
 if __name__ == "__main__":  # the child of export_tflite(isolate=True)
-    _convert(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] or None)
+    _convert(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] or None, sys.argv[5] == "1")
