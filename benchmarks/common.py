@@ -208,3 +208,12 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     lines.append("|" + "|".join("---" for _ in headers) + "|")
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def print_tables(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]], markdown: bool) -> None:
+    """The results as a text table under `title`, and as Markdown for RESULTS.md when asked."""
+    print(f"\n{title}")
+    print(text_table(headers, rows))
+    if markdown:
+        print()
+        print(markdown_table(headers, rows))

@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import format_machine, machine_description, markdown_table, text_table  # noqa: E402
+from common import format_machine, machine_description, print_tables  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -76,11 +76,8 @@ def main(argv=None) -> int:
         rows.append([name, f"{np.max(np.abs(logits - keras_logits)):.1e}", f"{accuracy:.4f}",
                      f"{100 * (accuracy - base):+.2f}"])
     headers = ["model", "max |logit - Keras|", "test accuracy", "points vs Keras"]
-    print(f"\nsentiment test set, {len(labels):,} sentences, model {args.model}:")
-    print(text_table(headers, rows))
-    if args.markdown:
-        print()
-        print(markdown_table(headers, rows))
+    title = f"sentiment test set, {len(labels):,} sentences, model {args.model}:"
+    print_tables(title, headers, rows, args.markdown)
     return 0
 
 

@@ -39,9 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import (  # noqa: E402
     format_machine,
     machine_description,
-    markdown_table,
     median_timing,
-    text_table,
+    print_tables,
     usable_cpus,
 )
 
@@ -131,11 +130,8 @@ def main(argv=None) -> int:
         print(rows[-1], flush=True)
     headers = ["variant", "batch 1 latency ms (median)", f"batch {args.batch_size} seq/s",
                "size MiB", "max |logit diff| vs Keras"]
-    print(f"\n{args.preset} sentiment classifier, sequence length {length}, {threads} threads:")
-    print(text_table(headers, rows))
-    if args.markdown:
-        print()
-        print(markdown_table(headers, rows))
+    title = f"{args.preset} sentiment classifier, sequence length {length}, {threads} threads:"
+    print_tables(title, headers, rows, args.markdown)
     return 0
 
 
