@@ -71,9 +71,9 @@ def export_saved_model(
     """Writes `model` as a servable SavedModel under `base_dir/<version>/`.
 
     Args:
-        model: a `TextClassifier` or `TokenClassifier` (they carry their
-            tokenizer), or a bare `Encoder` / `ElectraDiscriminator`, which
-            need `vocabulary`.
+        model: a `TextClassifier`, `TokenClassifier` or
+            `SpanQuestionAnswerer` (they carry their tokenizer), or a bare
+            `Encoder` / `ElectraDiscriminator`, which need `vocabulary`.
         base_dir: the model's folder in the server's model base path.
         vocabulary, lowercase, sequence_length: the tokenizer of a bare
             encoder (a task model's own by default).
@@ -120,10 +120,11 @@ def servable_for(model, vocabulary=None, lowercase=None, sequence_length=None, p
 
     kinds = {TextClassifier: _ClassifierServable, TokenClassifier: _TaggerServable,
              SpanQuestionAnswerer: _QuestionAnswererServable}
-    if isinstance(model, tuple(kinds)):
-        tokenizer = _tokenizer(model.vocabulary if vocabulary is None else vocabulary,
-                               model.lowercase, model.sequence_length, assets)
-        return kinds[type(model)](model, tokenizer, assets)
+    for task, kind in kinds.items():
+        if isinstance(model, task):
+            tokenizer = _tokenizer(model.vocabulary if vocabulary is None else vocabulary,
+                                   model.lowercase, model.sequence_length, assets)
+            return kind(model, tokenizer, assets)
     encoder = encoder_of(model)
     if vocabulary is None:
         raise ValueError(
@@ -143,18 +144,22 @@ def _tokenizer(vocabulary, lowercase, sequence_length, folder=None):
     tokenizer = WordPieceTokenizer(vocabulary, lowercase=lowercase, sequence_length=sequence_length)
     if folder is None:
         return tokenizer
-    path = Path(folder) / "vocab.txt"
-    path.write_text("".join(token + "\n" for token in tokenizer.vocabulary), encoding="utf-8")
+    path = write_lines(Path(folder) / "vocab.txt", tokenizer.vocabulary)
     tokenizer.read_vocabulary_from(path)
     return tokenizer
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    """One entry per line, UTF-8, "\n"-terminated: how vocab.txt and labels.txt are written."""
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
 
 
 def _labels_table(names: list[str], folder) -> tf.lookup.StaticHashTable:
     bad = [name for name in names if "\n" in name or "\r" in name]
     if bad:
         raise ValueError(f"label names {bad}: a label name cannot hold a line break")
-    path = Path(folder) / "labels.txt"
-    path.write_text("".join(name + "\n" for name in names), encoding="utf-8")
+    path = write_lines(Path(folder) / "labels.txt", names)
     return tf.lookup.StaticHashTable(
         tf.lookup.TextFileInitializer(
             str(path),
@@ -265,9 +270,9 @@ class _Servable:
     def write_side_files(self, folder: Path, extra: dict) -> None:
         """vocab.txt, labels.txt and model.json: what a client needs to feed the model."""
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "vocab.txt").write_text("".join(t + "\n" for t in self.tokenizer.vocabulary), encoding="utf-8")
+        write_lines(folder / "vocab.txt", self.tokenizer.vocabulary)
         if self.label_names is not None:
-            (folder / "labels.txt").write_text("".join(n + "\n" for n in self.label_names), encoding="utf-8")
+            write_lines(folder / "labels.txt", self.label_names)
         length = self.tokenizer.sequence_length
         probe = {"token_ids": tf.zeros([1, length], tf.int32), "segment_ids": tf.zeros([1, length], tf.int32),
                  "padding_mask": tf.ones([1, length], tf.int32)}
