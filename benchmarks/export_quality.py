@@ -75,7 +75,7 @@ def main(argv=None) -> int:
         accuracy = np.mean(logits.argmax(-1) == labels)
         rows.append([name, f"{np.max(np.abs(logits - keras_logits)):.1e}", f"{accuracy:.4f}",
                      f"{100 * (accuracy - base):+.2f}"])
-    headers = ["model", "max |logit - Keras|", "test accuracy", "points vs Keras"]
+    headers = ["model", "max abs logit diff vs Keras", "test accuracy", "points vs Keras"]
     title = f"sentiment test set, {len(labels):,} sentences, model {args.model}:"
     print_tables(title, headers, rows, args.markdown)
     return 0

@@ -129,7 +129,7 @@ def main(argv=None) -> int:
                      f"{size_of(artifact) / 2**20:.1f}", difference])
         print(rows[-1], flush=True)
     headers = ["variant", "batch 1 latency ms (median)", f"batch {args.batch_size} seq/s",
-               "size MiB", "max |logit diff| vs Keras"]
+               "size MiB", "max abs logit diff vs Keras"]
     title = f"{args.preset} sentiment classifier, sequence length {length}, {threads} threads:"
     print_tables(title, headers, rows, args.markdown)
     return 0
