@@ -38,7 +38,7 @@ TEXTS = ["A gripping, beautifully shot film.", "two hours I will never get back"
 PAIRS = (["how old is she?", "where is it"], ["She is 30.", "in Paris, France"])
 SENTENCES = ["Obama visited Paris yesterday", "the quick brown fox", ""]
 QUESTIONS = ["Who wrote the first program?", "where?", "", "a question longer than max_query_length pieces, cut"]
-CONTEXTS = ["Ada Lovelace wrote the first program, in 1843, for Babbage's engine. " * 3,  # several windows
+CONTEXTS = ["Ada Lovelace wrote the first program, in 1843, for Babbage's engine. " * 8,  # many windows
             "Crème brûlée, 5$! in Paris \u2014 the café 東京 is here.", "", "short"]
 TOLERANCE = 1e-5
 
@@ -186,7 +186,8 @@ def test_fresh_process_with_only_tensorflow_serves_like_keras(tmp_path, models, 
     # give what SpanQuestionAnswerer.answer gives in Python.
     qa = models["qa"]
     answers = qa.answer(QUESTIONS, CONTEXTS)
-    assert served["qa/num_windows"].tolist() == [3, 1, 1, 1]
+    assert served["qa/num_windows"].tolist() == [len(qa.build_windows([q], [c])) for q, c in zip(QUESTIONS, CONTEXTS)]
+    assert served["qa/num_windows"][0] > 5
     assert [a["text"] != "" for a in answers] == [True, True, False, True]  # the empty context has no span
     for row, answer in enumerate(answers):
         assert served["qa/answer"][row].decode() == answer["text"], row

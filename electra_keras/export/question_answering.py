@@ -142,21 +142,25 @@ def answer_spans(model, tokenizer, questions: tf.Tensor, contexts: tf.Tensor) ->
     piece = window_start[:, None] + position  # index among the row's context pieces
 
     # Max context (BERT): score in window s = min(left, right) + 0.01 * length;
-    # the first window with the highest score owns the piece.
-    window_first = tf.gather(tf.cumsum(windows_per_row, exclusive=True), window_row)  # first sibling
-    most = tf.reduce_max(tf.concat([windows_per_row, [1]], axis=0))
-    sibling = window_first[:, None] + tf.range(most, dtype=tf.int64)[None, :]  # [W, most]
-    real_sibling = sibling < (window_first + tf.gather(windows_per_row, window_row))[:, None]
+    # the first window with the highest score owns the piece. Only the
+    # `reach` windows on either side can share a piece with a window (windows
+    # start at least `min_step` pieces apart), which keeps this linear in the
+    # number of windows however long the context.
+    min_step = length - 3 - model.max_query_length - model.doc_stride
+    reach = -(-(length - 3) // min_step)
+    window_index = tf.range(num_windows)
+    row_end = tf.gather(tf.cumsum(windows_per_row), window_row)  # one past the row's last window
+    row_begin = row_end - tf.gather(windows_per_row, window_row)
+    sibling = window_index[:, None] + tf.range(-reach, reach + 1, dtype=tf.int64)[None, :]  # [W, 2 reach + 1]
+    real_sibling = (sibling >= row_begin[:, None]) & (sibling < row_end[:, None])
     sibling = tf.where(real_sibling, sibling, 0)
-    s_start = tf.gather(window_start, sibling)[:, None, :]  # [W, 1, most]
+    s_first = tf.cast(tf.gather(window_start, sibling), tf.float64)[:, None, :]  # [W, 1, siblings]
     s_length = tf.cast(tf.gather(window_length, sibling), tf.float64)[:, None, :]
     g = tf.cast(piece, tf.float64)[:, :, None]  # [W, width, 1]
-    s_first = tf.cast(s_start, tf.float64)
     holds = (g >= s_first) & (g < s_first + s_length) & real_sibling[:, None, :]
     score = tf.minimum(g - s_first, s_first + s_length - 1 - g) + 0.01 * s_length
-    score = tf.where(holds, score, NEG_INF)
-    owner = _first_argmax(score)  # [W, width], index among siblings
-    own = tf.cast(owner, tf.int64) == (tf.range(num_windows) - window_first)[:, None]
+    owner = _first_argmax(tf.where(holds, score, NEG_INF))  # [W, width], among the siblings
+    own = tf.equal(owner, reach)
 
     starts = tf.where(inside & own & ~tf.math.is_nan(starts), starts, NEG_INF)
     ends = tf.where(inside & ~tf.math.is_nan(ends), ends, NEG_INF)
