@@ -1,6 +1,6 @@
 """`electra-keras`: thin subcommands over the library.
 
-    electra-keras info [--preset NAME] [--share MODE]
+    electra-keras info [--preset NAME] [--share MODE] [--config FIELD=VALUE ...]
     electra-keras convert SOURCE OUT [--from huggingface|tf1|keras] [--to keras|huggingface]
     electra-keras build-vocab [--corpus PATH ...] --out vocab.txt [--size N]
     electra-keras prepare-data [--corpus PATH ...] --out DIR [--vocabulary vocab.txt]
@@ -76,18 +76,15 @@ def info(args) -> int:
     if args.preset is None:
         print(describe_presets())
         return 0
-    overrides = {"share": args.share} if args.share else {}
+    overrides = _config_overrides(args.config)
+    if args.share:
+        overrides["share"] = args.share
     config = ModelConfig.from_preset(args.preset, **overrides)
-    from electra_keras import ElectraPretrainer, Encoder
+    from electra_keras.pretraining.sizes import format_sizes, model_sizes
 
     print(config.to_json())
-    encoder = Encoder(config)
-    print(f"encoder parameters: {encoder.count_params():,}")
-    if config.generator_size is not None:
-        pretrainer = ElectraPretrainer(config)
-        print(f"generator parameters (with shared embeddings): {pretrainer.generator.count_params():,}")
-        print(f"discriminator parameters: {pretrainer.discriminator.count_params():,}")
-        print(f"pretrainer parameters (embeddings counted once): {pretrainer.count_params():,}")
+    print(f"{args.preset}, share={config.share} (float32 weights):")
+    print(format_sizes(model_sizes(config)))
     return 0
 
 
@@ -141,6 +138,7 @@ def pretrain(args) -> int:
         out=args.out,
         preset=args.preset,
         objective=args.objective,
+        share=args.share,
         corpus=args.corpus or None,
         data=args.data,
         eval_corpus=args.eval_corpus or None,
@@ -352,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     convert_parser.set_defaults(run=convert)
 
+    share_help = "cross-layer sharing: none, all, attention, ffn or groups"
     corpus_help = "text files, folders or globs (blank line = document boundary); default WikiText-2"
 
     vocab_parser = commands.add_parser("build-vocab", help="train a WordPiece vocabulary on a corpus")
@@ -373,11 +372,14 @@ def build_parser() -> argparse.ArgumentParser:
     data_parser.set_defaults(run=prepare_data)
 
     train_parser = commands.add_parser(
-        "pretrain", help="pretrain ELECTRA (or plain MLM); re-running on the same --out resumes"
+        "pretrain", help="pretrain ELECTRA, ALBERT or plain MLM; re-running on the same --out resumes"
     )
     train_parser.add_argument("--out", required=True, help="run folder (checkpoints, logs, final models)")
     train_parser.add_argument("--preset", default="electra-small")
-    train_parser.add_argument("--objective", default="electra", choices=["electra", "mlm"])
+    train_parser.add_argument("--objective", default="electra", choices=["electra", "mlm", "albert"],
+                              help="electra: replaced-token detection; mlm: BERT's masked LM; "
+                                   "albert: n-gram masked LM + sentence-order prediction")
+    train_parser.add_argument("--share", help=share_help + " (default: the preset's; ALBERT presets: all)")
     train_parser.add_argument("--corpus", nargs="*", help=corpus_help)
     train_parser.add_argument("--data", help="an already prepared TFRecord folder (skips preparation)")
     train_parser.add_argument("--eval-corpus", nargs="*",
@@ -480,7 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     info_parser = commands.add_parser("info", help="list presets, or describe one")
     info_parser.add_argument("--preset")
-    info_parser.add_argument("--share", choices=["none", "all", "attention", "ffn"])
+    info_parser.add_argument("--share", help=share_help)
+    info_parser.add_argument("--config", action="append", metavar="FIELD=VALUE",
+                             help="override a config field, e.g. --config num_hidden_groups=2")
     info_parser.set_defaults(run=info)
     return parser
 

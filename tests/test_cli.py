@@ -43,7 +43,7 @@ def test_info_lists_presets_and_counts_parameters(capsys):
     assert main(["info", "--preset", "tiny"]) == 0
     out = capsys.readouterr().out
     expected = ek.ElectraPretrainer("tiny").count_params()
-    assert f"pretrainer parameters (embeddings counted once): {expected:,}" in out
+    assert f"ELECTRA pretrainer (shared embeddings once)  {expected:13,d}" in out
 
 
 def test_console_script_is_installed():

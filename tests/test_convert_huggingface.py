@@ -37,6 +37,10 @@ def test_albert_with_groups_matches_transformers(workdir):
     assert_within(diffs)
 
 
+def test_albert_objective_matches_transformers_loss_with_our_sop_labels(workdir):
+    assert_within(parity.albert_loss_parity(workdir))
+
+
 def test_bert_matches_transformers(workdir):
     assert_within(parity.bert_parity(workdir))
 

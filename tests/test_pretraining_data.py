@@ -261,6 +261,31 @@ def test_single_segment_and_shorter_target_rates():
     assert 0.035 < builder.counts["short_target_examples"] / len(examples) < 0.07
 
 
+def test_sentence_pairs_for_sentence_order_prediction():
+    """sentence_pairs (ALBERT): every example of two or more sentences is a
+    pair, a long A no longer truncates B away, and the rest are counted."""
+    rng = np.random.default_rng(1)
+    # Sentences of 8-60 tokens: many longer than half an example.
+    sentences = [list(rng.integers(1000, 2000, size=rng.integers(8, 61))) for _ in range(3000)]
+    electra = pretraining_module._ExampleBuilder(LENGTH, np.random.default_rng([0, 0]))
+    albert = pretraining_module._ExampleBuilder(LENGTH, np.random.default_rng([0, 0]), sentence_pairs=True)
+    electra_examples = list(electra.add_document(sentences))
+    examples = list(albert.add_document(sentences))
+    assert sum(not b for _, b in electra_examples) / len(electra_examples) > 0.15
+    single = sum(not b for _, b in examples)
+    assert single == albert.counts["single_segment_examples"] <= 1  # at most the document's last
+    for a, b in examples:
+        assert len(a) + len(b) + 3 <= LENGTH
+    assert albert.counts["tokens"] + albert.counts["truncated_tokens"] == sum(map(len, sentences))
+    # Longest first: a 100-token A and a 10-token B keep all of B.
+    lonely = pretraining_module._ExampleBuilder(32, np.random.default_rng([0, 0]), sentence_pairs=True)
+    [(a, b)] = list(lonely.add_document([list(range(100, 200)), list(range(300, 310))]))
+    assert (a, b) == (list(range(100, 119)), list(range(300, 310)))
+    # A document of one sentence is one segment, counted.
+    assert list(lonely.add_document([list(range(100, 140))])) == [(list(range(100, 130)), [])]
+    assert lonely.counts["single_segment_examples"] == 1
+
+
 def test_metadata_describes_the_shards(prepared, bert_vocab):
     out, stats = prepared
     assert stats.workers == 1  # a small corpus is not worth starting processes

@@ -57,6 +57,10 @@ _ARCHITECTURES = {
 }
 
 
+class UnsupportedArchitectureError(ValueError):
+    """The model has no transformers equivalent (e.g. ELECTRA with shared layers)."""
+
+
 # --- names -------------------------------------------------------------------
 
 
@@ -318,7 +322,7 @@ def config_to_huggingface(config: ModelConfig, architecture: str) -> dict[str, A
     if config.family == "electra" and config.pooler:
         problems.append("ELECTRA models in transformers have no pooler")
     if problems:
-        raise ValueError(
+        raise UnsupportedArchitectureError(
             f"Cannot write a transformers {architecture}: " + "; ".join(problems)
         )
     return hf

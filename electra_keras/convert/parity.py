@@ -169,6 +169,61 @@ def albert_parity(workdir: Path) -> dict[str, float]:
     }
 
 
+def albert_loss_parity(workdir: Path) -> dict[str, float]:
+    """Our ALBERT objective on a batch we swap and mask, against
+    AlbertForPreTraining's loss given the same inputs, MLM `labels` and our
+    SOP labels as its `sentence_order_label`: equal losses mean equal label
+    conventions (1 = swapped) and equal averaging."""
+    torch, transformers = _torch()
+    from electra_keras.pretraining.albert import swap_segments
+    from electra_keras.pretraining.masking import MaskingConfig, mask_batch
+
+    reference = transformers.AlbertForPreTraining(_albert_config(transformers)).eval()
+    folder = workdir / "AlbertForPreTraining-loss"
+    reference.save_pretrained(folder)
+    ours = from_huggingface(folder)
+
+    # [CLS]=2 A [SEP]=3 B [SEP]=3, every row with a segment B.
+    batch, length = 8, 24
+    rng = np.random.RandomState(1)
+    token_ids = rng.randint(5, VOCAB, size=(batch, length)).astype("int32")
+    segment_ids = np.zeros_like(token_ids)
+    padding_mask = np.ones_like(token_ids)
+    for row in range(batch):
+        real = length - row
+        split = 3 + rng.randint(real - 6)
+        token_ids[row, real:] = 0
+        padding_mask[row, real:] = 0
+        token_ids[row, [0, split, real - 1]] = [2, 3, 3]
+        segment_ids[row, split + 1 : real] = 1
+    examples = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+    masking = MaskingConfig.albert(mask_token_id=4, special_token_ids=(0, 1, 2, 3, 4), vocab_size=VOCAB)
+    prepared = swap_segments(examples, seed=[0, 1])
+    prepared = {key: np.asarray(value) for key, value in mask_batch(prepared, masking, seed=[0, 2]).items()}
+    loss, values = ours.objective(prepared, training=False)
+
+    labels = np.full_like(token_ids, -100)
+    for row in range(batch):
+        valid = prepared["masked_weights"][row] > 0
+        labels[row, prepared["masked_positions"][row][valid]] = prepared["masked_ids"][row][valid]
+    inputs = {"token_ids": prepared["masked_token_ids"], "segment_ids": prepared["segment_ids"],
+              "padding_mask": padding_mask}
+    with torch.no_grad():
+        expected = reference(
+            **_torch_inputs(inputs),
+            labels=torch.tensor(labels, dtype=torch.long),
+            sentence_order_label=torch.tensor(prepared["sop_labels"], dtype=torch.long),
+        )
+    swapped = int(prepared["sop_labels"].sum())
+    if not 0 < swapped < batch:
+        raise AssertionError(f"the check needs swapped and unswapped rows; {swapped} of {batch} swapped")
+    # transformers' convention: label 1 = "sequence B, then sequence A".
+    reordered = (np.asarray(swap_segments(examples, seed=[0, 1])["token_ids"]) != token_ids).any(axis=1)
+    if not np.array_equal(reordered, prepared["sop_labels"] == 1):
+        raise AssertionError("sop_labels must be 1 exactly on the rows whose segments were swapped")
+    return {"AlbertForPreTraining loss (MLM + SOP, our labels)": abs(float(loss) - float(expected.loss))}
+
+
 def bert_parity(workdir: Path) -> dict[str, float]:
     _, transformers = _torch()
     expected, outputs, _ = _reference(transformers.BertModel, _bert_config(transformers), workdir)
@@ -277,7 +332,7 @@ def main() -> int:
     results: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        for check in (electra_parity, albert_parity, bert_parity):
+        for check in (electra_parity, albert_parity, albert_loss_parity, bert_parity):
             results.update({k: (v, TOLERANCE) for k, v in check(workdir).items()})
         albert = ek.ModelConfig.from_preset(
             "tiny", family="albert", generator_size=None, share="groups",

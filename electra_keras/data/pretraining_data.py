@@ -15,6 +15,13 @@ the official ELECTRA `build_pretraining_dataset.py` (`ExampleBuilder`) does:
    padded with 0. The cut tokens are lost, as in the official code, and
    counted (`truncated_tokens`).
 
+With `sentence_pairs=True` (ALBERT's sentence-order prediction needs two
+segments), steps 1-3 change where they would leave an example without B:
+at least two sentences are collected (unless the document ends), no example
+is drawn single-segment, the last collected sentence goes to B if no other
+did, and truncation cuts the longer segment first (as ALBERT's
+`truncate_seq_pair`), so B survives a long A.
+
 One deliberate difference: once a sentence went to B, all later ones do too,
 so A and B are each contiguous text. The official loop can send a later
 short sentence back to A, out of order.
@@ -142,6 +149,7 @@ def prepare_pretraining_data(
     workers: int = 2,
     seed: int = 0,
     *,
+    sentence_pairs: bool = False,
     verbose: bool = True,
 ) -> PreparationStats:
     """Tokenizes and packs a corpus into TFRecord shards of pretraining examples.
@@ -165,6 +173,10 @@ def prepare_pretraining_data(
             is used, plus one per further `TEXT_BYTES_PER_WORKER` of text.
         seed: the packing randomness. The output depends on it and on the
             corpus only, not on `workers`.
+        sentence_pairs: make every example a pair of segments when its text
+            allows (ALBERT); only a document's single last sentence is then
+            an example of one segment (`single_segment_examples` counts
+            them). False follows ELECTRA, with 10% single-segment examples.
         verbose: print a progress bar and the counts.
 
     Returns:
@@ -194,7 +206,8 @@ def prepare_pretraining_data(
 
     stats = PreparationStats(workers=min(workers, 1 + text_bytes // TEXT_BYTES_PER_WORKER))
     config = dict(
-        vocabulary=tokens, lowercase=lowercase, sequence_length=sequence_length, seed=seed
+        vocabulary=tokens, lowercase=lowercase, sequence_length=sequence_length, seed=seed,
+        sentence_pairs=bool(sentence_pairs),
     )
     chunks = _chunks(read_documents(files, stats.corpus))
     progress = keras.utils.Progbar(
@@ -279,6 +292,7 @@ def _write_metadata(
         "sequence_length": config["sequence_length"],
         "lowercase": config["lowercase"],
         "seed": config["seed"],
+        "sentence_pairs": config["sentence_pairs"],
         "workers": stats.workers,
         "vocabulary": {"size": len(tokens), "sha256": vocabulary_sha256(tokens)},
         "counts": {name: getattr(stats, name) for name in _COUNTED},
@@ -329,8 +343,14 @@ def _chunks(documents: Iterator[list[str]]) -> Iterator[list[list[str]]]:
 class _ExampleBuilder:
     """The official ExampleBuilder's rules on token-id sentences, one chunk at a time."""
 
-    def __init__(self, max_length: int, rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        max_length: int,
+        rng: np.random.Generator,
+        sentence_pairs: bool = False,
+    ) -> None:
         self.max_length = max_length
+        self.sentence_pairs = sentence_pairs
         self.rng = rng
         self.target_length = max_length
         self.counts = dict.fromkeys(_COUNTED, 0)
@@ -344,22 +364,26 @@ class _ExampleBuilder:
                 continue
             collected.append(sentence)
             collected_length += len(sentence)
-            if collected_length >= self.target_length:
+            if collected_length >= self.target_length and (
+                len(collected) > 1 or not self.sentence_pairs
+            ):
                 yield self._create_example(collected)
                 collected, collected_length = [], 0
         if collected:
             yield self._create_example(collected)
 
     def _create_example(self, sentences: list[list[int]]) -> tuple[list[int], list[int]]:
-        if self.rng.random() < SINGLE_SEGMENT_PROBABILITY:
+        if self.rng.random() < SINGLE_SEGMENT_PROBABILITY and not self.sentence_pairs:
             first_target = math.inf
         else:
             # -3 for the [CLS] and two [SEP]s still to come.
             first_target = (self.target_length - 3) // 2
         first: list[int] = []
         second: list[int] = []
-        for sentence in sentences:
-            if not second and (
+        for index, sentence in enumerate(sentences):
+            # With sentence_pairs the last sentence goes to B if nothing else did.
+            must_start_b = self.sentence_pairs and index == len(sentences) - 1 and first
+            if not second and not must_start_b and (
                 not first
                 or len(first) + len(sentence) < first_target
                 or (len(first) < first_target and self.rng.random() < 0.5)
@@ -367,8 +391,12 @@ class _ExampleBuilder:
                 first += sentence
             else:
                 second += sentence
-        kept_first = first[: self.max_length - 2]
-        kept_second = second[: max(0, self.max_length - len(kept_first) - 3)]
+        if self.sentence_pairs and second:
+            keep_first, keep_second = _longest_first(len(first), len(second), self.max_length - 3)
+        else:
+            keep_first = self.max_length - 2
+            keep_second = max(0, self.max_length - min(len(first), keep_first) - 3)
+        kept_first, kept_second = first[:keep_first], second[:keep_second]
 
         self.counts["examples"] += 1
         self.counts["tokens"] += len(kept_first) + len(kept_second)
@@ -384,13 +412,25 @@ class _ExampleBuilder:
         return kept_first, kept_second
 
 
+def _longest_first(first: int, second: int, budget: int) -> tuple[int, int]:
+    """How many tokens of each segment to keep: cut the longer one until both fit."""
+    while first + second > budget:
+        if first > second:
+            first -= 1
+        else:
+            second -= 1
+    return first, second
+
+
 class _ChunkPacker:
     """Tokenizes a chunk of documents and packs it into serialized examples."""
 
-    def __init__(self, vocabulary: list[str], lowercase: bool, sequence_length: int, seed: int):
+    def __init__(self, vocabulary: list[str], lowercase: bool, sequence_length: int, seed: int,
+                 sentence_pairs: bool):
         self.tokenizer = WordPieceTokenizer(vocabulary, lowercase=lowercase)
         self.sequence_length = sequence_length
         self.seed = seed
+        self.sentence_pairs = sentence_pairs
 
     def __call__(
         self, index: int, documents: list[list[str]]
@@ -399,7 +439,9 @@ class _ChunkPacker:
         ids: list[list[int]] = []
         for begin in range(0, len(sentences), TOKENIZE_BATCH):
             ids += self.tokenizer.tokenize(sentences[begin : begin + TOKENIZE_BATCH]).to_list()
-        builder = _ExampleBuilder(self.sequence_length, np.random.default_rng([self.seed, index]))
+        builder = _ExampleBuilder(
+            self.sequence_length, np.random.default_rng([self.seed, index]), self.sentence_pairs
+        )
         cls_id, sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
         examples = []
         offset = 0

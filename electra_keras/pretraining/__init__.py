@@ -5,4 +5,7 @@ from electra_keras.pretraining.electra import ElectraPretrainer
 from electra_keras.pretraining.masking import MaskingConfig, mask_batch
 from electra_keras.pretraining.mlm import MaskedLMPretrainer
 
+# The model a pretraining run saves as `<name>.keras` for fine-tuning, per objective.
+FINE_TUNED_PART = {"electra": "discriminator", "mlm": "masked_lm", "albert": "albert"}
+
 __all__ = ["AlbertPretrainer", "ElectraPretrainer", "MaskedLMPretrainer", "MaskingConfig", "mask_batch"]

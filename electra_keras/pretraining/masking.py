@@ -5,11 +5,24 @@ ELECTRA (Clark et al. 2020, section 2 and Appendix A; the official
 padding; of the chosen positions 85% become [MASK] and 15% keep their token,
 and none is replaced by a random token. BERT-style MLM (the paper's
 ablation) uses the 80% [MASK] / 10% random / 10% unchanged split instead.
+ALBERT (Lan et al. 2019, section 4.1) keeps BERT's split but chooses n-grams:
+spans of 1 to 3 tokens, length n with probability proportional to 1/n
+(6/11, 3/11, 2/11), until 15% of the tokens are chosen.
 
 The number of positions per sequence follows the official code:
 round(real_tokens * rate), at least 1, at most `max_predictions`
 = int((rate + 0.005) * sequence_length) so that every batch has the same
 static shape. Positions are drawn without replacement.
+
+N-grams without a sequential loop: each sequence's candidate tokens are cut
+into consecutive spans whose lengths are drawn i.i.d. from that
+distribution, the spans are ranked at random, and tokens are taken in that
+order (each span whole, its tokens left to right) until the budget is met.
+Spans are disjoint by construction; the span that crosses the budget keeps
+only its first tokens, which is the official code's "try a shorter n-gram"
+(google-research/albert `create_masked_lm_predictions`). As there, a span
+runs over consecutive candidates, so it never covers [CLS] or [SEP] but may
+step over one, and the 80/10/10 draw is made per token.
 
 Everything is TensorFlow ops on a batch, so the same function runs inside
 `tf.data.Dataset.map` (the default: cheap on CPU, and it keeps random ops out
@@ -20,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import tensorflow as tf
 
 # Keys added to a batch by `mask_batch`.
@@ -41,12 +55,16 @@ class MaskingConfig:
             excluding special tokens.
         max_predictions: static number of predicted positions per sequence;
             None uses the official int((rate + 0.005) * sequence_length).
+        max_ngram: longest span of consecutive tokens chosen together
+            (ALBERT: 3, with P(n) proportional to 1/n); 1 chooses tokens
+            independently.
 
     Example:
     >>> electra = MaskingConfig.electra(mask_token_id=103, special_token_ids=(0, 101, 102), vocab_size=30522)
     >>> bert = MaskingConfig.bert(mask_token_id=103, special_token_ids=(0, 101, 102), vocab_size=30522)
-    >>> (electra.mask_token_rate, electra.random_token_rate, bert.random_token_rate)
-    (0.85, 0.0, 0.1)
+    >>> albert = MaskingConfig.albert(mask_token_id=4, special_token_ids=(0, 1, 2, 3, 4), vocab_size=30000)
+    >>> (electra.mask_token_rate, electra.random_token_rate, bert.random_token_rate, albert.max_ngram)
+    (0.85, 0.0, 0.1, 3)
     """
 
     mask_token_id: int
@@ -56,8 +74,11 @@ class MaskingConfig:
     mask_token_rate: float = 0.85
     random_token_rate: float = 0.0
     max_predictions: int | None = None
+    max_ngram: int = 1
 
     def __post_init__(self):
+        if isinstance(self.max_ngram, bool) or not isinstance(self.max_ngram, int) or self.max_ngram < 1:
+            raise ValueError(f"max_ngram={self.max_ngram!r}: expected an int >= 1")
         if not 0.0 < self.rate < 1.0:
             raise ValueError(f"masking rate={self.rate!r}: expected a fraction in (0, 1)")
         if self.mask_token_rate < 0 or self.random_token_rate < 0 or (
@@ -77,8 +98,14 @@ class MaskingConfig:
         return cls(**{"mask_token_rate": 0.8, "random_token_rate": 0.1, **kwargs})
 
     @classmethod
+    def albert(cls, **kwargs) -> MaskingConfig:
+        return cls(**{"mask_token_rate": 0.8, "random_token_rate": 0.1, "max_ngram": 3, **kwargs})
+
+    @classmethod
     def for_tokenizer(cls, tokenizer, objective: str = "electra", **kwargs) -> MaskingConfig:
-        """Token ids from a `WordPieceTokenizer`; objective "electra" or "mlm"."""
+        """Token ids from a tokenizer; objective "electra", "mlm" or "albert"."""
+        if objective not in STYLES:
+            raise ValueError(f"objective={objective!r}: expected one of {sorted(STYLES)}")
         ids = dict(
             mask_token_id=tokenizer.mask_token_id,
             special_token_ids=tuple(
@@ -95,12 +122,21 @@ class MaskingConfig:
             vocab_size=tokenizer.vocabulary_size,
         )
         ids.update(kwargs)
-        return cls.electra(**ids) if objective == "electra" else cls.bert(**ids)
+        return getattr(cls, STYLES[objective])(**ids)
+
+    def ngram_probabilities(self) -> list[float]:
+        """P(n) for n = 1..max_ngram: proportional to 1/n (ALBERT favours short spans)."""
+        weights = [1.0 / n for n in range(1, self.max_ngram + 1)]
+        return [w / sum(weights) for w in weights]
 
     def num_predictions(self, sequence_length: int) -> int:
         if self.max_predictions is not None:
             return self.max_predictions
         return max(1, min(sequence_length, int((self.rate + 0.005) * sequence_length)))
+
+
+# Objective -> MaskingConfig constructor.
+STYLES = {"electra": "electra", "mlm": "bert", "albert": "albert"}
 
 
 def mask_batch(batch: dict, config: MaskingConfig, seed=None) -> dict:
@@ -135,10 +171,13 @@ def mask_batch(batch: dict, config: MaskingConfig, seed=None) -> dict:
     )
     candidates = tf.logical_and(padding_mask > 0, tf.logical_not(special))
 
-    # Sample positions without replacement: top-k of uniform noise over the
+    # Sample positions without replacement: top-k of a random score over the
     # candidates (non-candidates get -inf and are never in the valid prefix).
-    noise = _uniform(shape, seeds[0])
-    scores = tf.where(candidates, noise, tf.fill(shape, -float("inf")))
+    if config.max_ngram == 1:
+        priority = _uniform(shape, seeds[0])
+    else:
+        priority = _ngram_priority(candidates, config, seeds[0], seeds[3])
+    scores = tf.where(candidates, priority, tf.fill(shape, -float("inf")))
     top_scores, positions = tf.math.top_k(scores, k=num_slots)
     real_tokens = tf.reduce_sum(padding_mask, axis=1)
     wanted = tf.cast(tf.round(tf.cast(real_tokens, tf.float32) * config.rate), tf.int32)
@@ -168,6 +207,41 @@ def mask_batch(batch: dict, config: MaskingConfig, seed=None) -> dict:
         "masked_ids": masked_ids,
         "masked_weights": tf.cast(valid, tf.float32),
     }
+
+
+def ngram_spans(candidates, config: MaskingConfig, seed=None):
+    """Cuts each row's candidates into consecutive spans of 1..max_ngram tokens.
+
+    Returns int32 [batch, length]: the span index of every candidate
+    position (-1 elsewhere). Span lengths are i.i.d. draws from
+    `config.ngram_probabilities()`; the last span of a row may be cut short.
+    """
+    candidates = tf.cast(candidates, tf.bool)
+    shape = tf.shape(candidates)
+    # The rank of each candidate among its row's candidates: 0, 1, 2, ...
+    rank = tf.cumsum(tf.cast(candidates, tf.int32), axis=1, exclusive=True)
+    # n = 1 + the number of cumulative probabilities below a uniform draw.
+    cumulative = tf.constant(np.cumsum(config.ngram_probabilities())[:-1], tf.float32)
+    uniform = _uniform(shape, seed)
+    lengths = 1 + tf.reduce_sum(tf.cast(uniform[..., tf.newaxis] >= cumulative, tf.int32), axis=-1)
+    span_ends = tf.cumsum(lengths, axis=1)  # exclusive end rank of each span
+    span = tf.searchsorted(span_ends, rank, side="right", out_type=tf.int32)
+    return tf.where(candidates, span, -1)
+
+
+def _ngram_priority(candidates, config: MaskingConfig, span_seed, order_seed):
+    """A score whose descending order takes whole spans, in random span order,
+    each span's tokens left to right (see the module docstring)."""
+    shape = tf.shape(candidates)
+    length = shape[1]
+    span = tf.maximum(ngram_spans(candidates, config, span_seed), 0)
+    # A random rank per span (at most `length` spans per row).
+    span_order = tf.argsort(_uniform(shape, order_seed), axis=1)
+    span_rank = tf.argsort(span_order, axis=1)
+    position = tf.range(length)[tf.newaxis, :]
+    key = tf.gather(span_rank, span, batch_dims=1) * length + position
+    # Exact in float32 while length**2 < 2**24, i.e. sequences up to 4096.
+    return -tf.cast(key, tf.float32)
 
 
 def scatter_positions(token_ids, positions, values, valid):

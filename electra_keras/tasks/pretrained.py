@@ -3,7 +3,8 @@
 `load_pretrained(source)` accepts every form a pretrained model takes here:
 
 * a pretraining run folder (`runs/small`, written by `electra-keras pretrain`):
-  its discriminator (or masked-LM encoder), vocabulary and casing from `run.json`;
+  its discriminator (or the masked-LM / ALBERT encoder), vocabulary and
+  casing from `run.json`;
 * a `.keras` file of any of our models (`runs/small/discriminator.keras`), or
   its path without the suffix (`runs/small/discriminator`);
 * a transformers folder (`config.json` + weights + `vocab.txt`): ELECTRA,
@@ -91,7 +92,9 @@ def load_pretrained(
     if path.is_dir() and (path / "run.json").is_file():
         run_file = path / "run.json"
         run = json.loads(run_file.read_text())
-        name = "discriminator" if run.get("objective", "electra") == "electra" else "masked_lm"
+        from electra_keras.pretraining import FINE_TUNED_PART
+
+        name = FINE_TUNED_PART[run.get("objective", "electra")]
         path = path / f"{name}.keras"
         if not path.is_file():
             raise FileNotFoundError(

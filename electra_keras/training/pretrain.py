@@ -17,7 +17,7 @@ Layout of `out`:
     logs/                 TensorBoard
     metrics.jsonl         one line per log step
     run.json              the options of the run
-    discriminator.keras, generator.keras (or masked_lm.keras)
+    discriminator.keras, generator.keras (or masked_lm.keras, albert.keras)
     huggingface/          the same as transformers folders, with vocab.txt
 """
 
@@ -37,7 +37,7 @@ import tensorflow as tf
 
 from electra_keras.training.strategy import is_chief, make_strategy
 
-OBJECTIVES = ("electra", "mlm")
+OBJECTIVES = ("electra", "mlm", "albert")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 # Official ELECTRA peak learning rates (Appendix A): 5e-4 Small, 2e-4 Base/Large.
 # Other presets get 2e-4; for electra-mini at batch 32 that was stable where
@@ -52,7 +52,10 @@ class PretrainingOptions:
     Args:
         out: run folder (created; re-running on it resumes).
         preset: model preset; `config` overrides its fields.
-        objective: "electra" (replaced-token detection) or "mlm" (the ablation).
+        objective: "electra" (replaced-token detection), "mlm" (the ablation)
+            or "albert" (n-gram MLM + sentence-order prediction).
+        share: cross-layer sharing of the encoder(s): "none", "all",
+            "attention", "ffn" or "groups"; None keeps the preset's.
         corpus: text files/folders/globs; None is WikiText-2 (train split).
         data: an already prepared TFRecord folder (skips preparation).
         eval_corpus: held-out text evaluated at every checkpoint with fixed
@@ -81,6 +84,7 @@ class PretrainingOptions:
     out: str
     preset: str = "electra-small"
     objective: str = "electra"
+    share: str | None = None
     corpus: list[str] | None = None
     data: str | None = None
     eval_corpus: list[str] | None = None
@@ -251,6 +255,8 @@ def _data_recipe(corpus, options: PretrainingOptions, vocabulary: str) -> dict[s
         "sequence_length": options.sequence_length,
         "lowercase": options.lowercase,
         "seed": options.seed,
+        # ALBERT's sentence-order prediction needs two segments per example.
+        "sentence_pairs": options.objective == "albert",
         "vocabulary sha256": vocabulary_sha256(load_vocabulary(vocabulary)),
     }
 
@@ -261,6 +267,8 @@ def _recorded_recipe(metadata: dict[str, Any]) -> dict[str, Any]:
         "sequence_length": metadata["sequence_length"],
         "lowercase": metadata["lowercase"],
         "seed": metadata["seed"],
+        # Folders prepared before the option existed hold ELECTRA's examples.
+        "sentence_pairs": metadata.get("sentence_pairs", False),
         "vocabulary sha256": metadata["vocabulary"]["sha256"],
     }
 
@@ -294,6 +302,7 @@ def _prepare_data(corpus, data_dir: Path, options: PretrainingOptions, vocabular
     prepare_pretraining_data(
         corpus, vocabulary, data_dir, sequence_length=options.sequence_length,
         lowercase=options.lowercase, seed=options.seed,
+        sentence_pairs=options.objective == "albert",
     )
     return data_dir
 
@@ -347,13 +356,19 @@ def _datasets(options: PretrainingOptions, out: Path, vocabulary: str, chief: bo
 
 
 def _build_model(options: PretrainingOptions, vocabulary: str):
-    from electra_keras.pretraining import ElectraPretrainer, MaskedLMPretrainer
+    from electra_keras.pretraining import AlbertPretrainer, ElectraPretrainer, MaskedLMPretrainer
     from electra_keras.training.optimizers import electra_adamw
 
-    model_class = ElectraPretrainer if options.objective == "electra" else MaskedLMPretrainer
+    model_class = {"electra": ElectraPretrainer, "mlm": MaskedLMPretrainer, "albert": AlbertPretrainer}[
+        options.objective
+    ]
     config = dict(options.config)
-    if options.objective == "mlm":
+    if options.share is not None:
+        config["share"] = options.share
+    if options.objective in ("mlm", "albert"):
         config.setdefault("generator_size", None)
+    if options.objective == "albert":
+        config.setdefault("pooler", True)  # the SOP head reads the pooled [CLS]
     model = model_class.from_preset(
         options.preset, vocabulary=vocabulary, lowercase=options.lowercase,
         masking_rate=options.masking_rate, **config,
@@ -371,19 +386,29 @@ def _build_model(options: PretrainingOptions, vocabulary: str):
 
 def _export(model, out: Path, vocabulary: str) -> list[Path]:
     from electra_keras.convert import to_huggingface
+    from electra_keras.convert.huggingface import UnsupportedArchitectureError
 
     written = []
-    parts = (
-        {"discriminator": model.discriminator, "generator": model.generator}
-        if hasattr(model, "discriminator")
-        else {"masked_lm": model.masked_lm}
-    )
+    from electra_keras.pretraining import FINE_TUNED_PART
+
+    if hasattr(model, "discriminator"):
+        parts = {"discriminator": model.discriminator, "generator": model.generator}
+    elif hasattr(model, "masked_lm"):
+        parts = {"masked_lm": model.masked_lm}
+    else:
+        parts = {FINE_TUNED_PART["albert"]: model}
     for name, part in parts.items():
         path = out / f"{name}.keras"
         part.save(path)
-        folder = to_huggingface(part, out / "huggingface" / name)
+        written.append(path)
+        try:
+            folder = to_huggingface(part, out / "huggingface" / name)
+        except UnsupportedArchitectureError as error:
+            # e.g. an ELECTRA with shared layers: the .keras file is the model.
+            print(f"Not writing a transformers folder for {name}: {error}")
+            continue
         shutil.copyfile(vocabulary, folder / "vocab.txt")
-        written += [path, folder]
+        written.append(folder)
     return written
 
 

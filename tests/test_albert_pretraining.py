@@ -1,0 +1,138 @@
+"""ALBERT's objective: sentence-order swaps, n-gram masking, MLM + SOP loss."""
+
+import collections
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import electra_keras as ek
+from electra_keras.pretraining.albert import swap_segments
+from electra_keras.pretraining.masking import MaskingConfig, mask_batch, ngram_spans
+
+PAD, UNK, CLS, SEP, MASK = 0, 1, 2, 3, 4
+SPECIAL = (PAD, UNK, CLS, SEP, MASK)
+VOCAB = 80
+
+
+def pairs(batch=32, length=48, seed=0, single_rows=()):
+    """[CLS] A [SEP] B [SEP] + padding with different lengths; `single_rows` have no B."""
+    rng = np.random.RandomState(seed)
+    token_ids = np.zeros((batch, length), "int32")
+    segment_ids = np.zeros_like(token_ids)
+    for row in range(batch):
+        real = rng.randint(12, length + 1)
+        token_ids[row, :real] = rng.randint(5, VOCAB, size=real)
+        token_ids[row, 0], token_ids[row, real - 1] = CLS, SEP
+        if row not in single_rows:
+            split = rng.randint(2, real - 2)  # A and B each at least one token
+            token_ids[row, split] = SEP
+            segment_ids[row, split + 1 : real] = 1
+    padding_mask = (token_ids != PAD).astype("int32")
+    return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+
+
+def segments(token_ids, segment_ids, padding_mask):
+    """(A, B) token lists of one row, without [CLS]/[SEP]."""
+    real = padding_mask.astype(bool)
+    a = token_ids[real & (segment_ids == 0)][1:-1]
+    b = token_ids[real & (segment_ids == 1)][:-1]
+    return list(a), list(b)
+
+
+def test_swapped_rows_read_b_then_a_and_are_labelled_1():
+    batch = pairs(single_rows=(3, 7))
+    out = {k: np.asarray(v) for k, v in swap_segments(batch, seed=[1, 2]).items()}
+    labels = out["sop_labels"]
+    assert 8 < labels.sum() < 24  # about half of 30 swappable rows
+    np.testing.assert_array_equal(out["sop_weights"], [0.0 if r in (3, 7) else 1.0 for r in range(32)])
+    for row in range(32):
+        a, b = segments(batch["token_ids"][row], batch["segment_ids"][row], batch["padding_mask"][row])
+        new_a, new_b = segments(out["token_ids"][row], out["segment_ids"][row], batch["padding_mask"][row])
+        assert out["token_ids"][row, 0] == CLS
+        # Special tokens stay where a [CLS] X [SEP] Y [SEP] layout needs them.
+        assert (out["token_ids"][row][batch["padding_mask"][row] == 0] == PAD).all()
+        if labels[row]:
+            assert (new_a, new_b) == (b, a)
+            assert out["token_ids"][row, len(b) + 1] == SEP
+        else:
+            np.testing.assert_array_equal(out["token_ids"][row], batch["token_ids"][row])
+            np.testing.assert_array_equal(out["segment_ids"][row], batch["segment_ids"][row])
+    assert labels[3] == 0 and labels[7] == 0  # nothing to swap
+
+
+def test_swapping_twice_restores_every_row():
+    batch = pairs(seed=3)
+    once = swap_segments(batch, rate=1.0)
+    twice = swap_segments({**batch, "token_ids": once["token_ids"], "segment_ids": once["segment_ids"]}, rate=1.0)
+    np.testing.assert_array_equal(twice["token_ids"], batch["token_ids"])
+    np.testing.assert_array_equal(twice["segment_ids"], batch["segment_ids"])
+
+
+def test_swaps_are_fresh_per_draw_and_fixed_per_seed():
+    batch = pairs()
+    unseeded = [np.asarray(swap_segments(batch)["sop_labels"]) for _ in range(2)]
+    assert not np.array_equal(*unseeded)
+    seeded = [np.asarray(swap_segments(batch, seed=[5, 6])["sop_labels"]) for _ in range(2)]
+    np.testing.assert_array_equal(*seeded)
+
+
+def albert_masking(**kwargs):
+    return MaskingConfig.albert(mask_token_id=MASK, special_token_ids=SPECIAL, vocab_size=VOCAB, **kwargs)
+
+
+def test_span_lengths_follow_one_over_n():
+    candidates = np.ones((64, 128), bool)
+    lengths = collections.Counter()
+    for draw in range(10):
+        spans = np.asarray(ngram_spans(candidates, albert_masking(), seed=[draw, 0]))
+        for row in spans:
+            counts = collections.Counter(row.tolist())
+            del counts[row[-1]]  # the last span of a row can be cut short
+            lengths.update(counts.values())
+    total = sum(lengths.values())
+    assert set(lengths) == {1, 2, 3}
+    for n, expected in zip((1, 2, 3), (6 / 11, 3 / 11, 2 / 11)):
+        assert lengths[n] / total == pytest.approx(expected, abs=0.01)
+
+
+def test_ngram_masking_takes_whole_spans_within_budget():
+    batch = pairs(batch=64, length=64, seed=4)
+    config = albert_masking()
+    real = batch["padding_mask"].sum(1)
+    slots = config.num_predictions(64)
+    kinds = collections.Counter()
+    adjacent = 0
+    for draw in range(40):
+        seed = tf.constant([draw, 7], tf.int64)
+        out = {k: np.asarray(v) for k, v in mask_batch(batch, config, seed=seed).items()}
+        span_seed = tf.random.experimental.stateless_split(seed, 4)[0]
+        candidates = (batch["padding_mask"] > 0) & ~np.isin(batch["token_ids"], SPECIAL)
+        spans = np.asarray(ngram_spans(candidates, config, seed=span_seed))
+        valid = out["masked_weights"] > 0
+        # The budget is met exactly: round(15% of the real tokens), >= 1, <= slots.
+        np.testing.assert_array_equal(valid.sum(1), np.clip(np.round(real * 0.15), 1, slots))
+        for row in range(64):
+            positions = out["masked_positions"][row][valid[row]]
+            assert len(set(positions)) == len(positions)
+            assert candidates[row, positions].all()  # never [CLS]/[SEP]/padding
+            np.testing.assert_array_equal(out["masked_ids"][row][valid[row]], batch["token_ids"][row, positions])
+            # Every chosen span is taken whole, except the last one, which may keep a prefix.
+            chosen = collections.Counter(spans[row, positions].tolist())
+            partial = [s for s, n in chosen.items() if n != (spans[row] == s).sum()]
+            assert len(partial) <= 1
+            if partial:
+                last = spans[row, positions[-1]]
+                assert partial == [last]
+            adjacent += int(np.isin(positions + 1, positions).sum())
+            now = out["masked_token_ids"][row, positions]
+            kinds["mask"] += int((now == MASK).sum())
+            kinds["unchanged"] += int((now == batch["token_ids"][row, positions]).sum())
+    chosen_total = 40 * int(np.clip(np.round(real * 0.15), 1, slots).sum())
+    # 80% [MASK], 10% unchanged, 10% random (a random token equal to the original counts as unchanged).
+    assert kinds["mask"] / chosen_total == pytest.approx(0.8, abs=0.02)
+    assert kinds["unchanged"] / chosen_total == pytest.approx(0.1 + 0.1 / VOCAB, abs=0.02)
+    # Spans make neighbours: about half the chosen tokens have a chosen right neighbour,
+    # against ~15% when tokens are drawn independently.
+    assert adjacent / chosen_total > 0.35
