@@ -2,7 +2,7 @@
 
     electra-keras info [--preset NAME] [--share MODE] [--config FIELD=VALUE ...]
     electra-keras convert SOURCE OUT [--from huggingface|tf1|keras] [--to keras|huggingface]
-    electra-keras build-vocab [--corpus PATH ...] --out vocab.txt [--size N]
+    electra-keras build-vocab [--corpus PATH ...] --out vocab.txt [--size N] [--type sentencepiece]
     electra-keras prepare-data [--corpus PATH ...] --out DIR [--vocabulary vocab.txt]
     electra-keras pretrain --out runs/NAME [--preset P] [--corpus PATH ...] [--strategy S] ...
     electra-keras finetune --task TASK --init CHECKPOINT --out runs/NAME
@@ -89,6 +89,14 @@ def info(args) -> int:
 
 
 def build_vocab(args) -> int:
+    if args.type == "sentencepiece":
+        from electra_keras.data.sentencepiece import train_sentencepiece
+
+        path = train_sentencepiece(
+            args.corpus or None, args.out, vocabulary_size=args.size, lowercase=not args.cased
+        )
+        print(f"wrote a {args.size}-piece SentencePiece model to {path}")
+        return 0
     from electra_keras.data.vocabulary import build_wordpiece_vocabulary, write_vocabulary
 
     tokens = build_wordpiece_vocabulary(
@@ -353,10 +361,15 @@ def build_parser() -> argparse.ArgumentParser:
     share_help = "cross-layer sharing: none, all, attention, ffn or groups"
     corpus_help = "text files, folders or globs (blank line = document boundary); default WikiText-2"
 
-    vocab_parser = commands.add_parser("build-vocab", help="train a WordPiece vocabulary on a corpus")
+    vocab_parser = commands.add_parser(
+        "build-vocab", help="train a WordPiece vocabulary or a SentencePiece model (ALBERT) on a corpus")
     vocab_parser.add_argument("--corpus", nargs="*", help=corpus_help)
-    vocab_parser.add_argument("--out", required=True, help="the vocab.txt to write")
-    vocab_parser.add_argument("--size", type=int, default=30522, help="vocabulary size")
+    vocab_parser.add_argument("--type", choices=["wordpiece", "sentencepiece"], default="wordpiece",
+                              help="wordpiece (BERT/ELECTRA's vocab.txt) or sentencepiece (ALBERT's .model)")
+    vocab_parser.add_argument("--out", required=True,
+                              help="the vocab.txt (wordpiece) or .model file (sentencepiece) to write")
+    vocab_parser.add_argument("--size", type=int, default=30522,
+                              help="vocabulary size (BERT: 30522; ALBERT's SentencePiece: 30000)")
     vocab_parser.add_argument("--cased", action="store_true", help="keep case and accents")
     vocab_parser.set_defaults(run=build_vocab)
 
@@ -387,7 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "default corpus: WikiText-2 valid)")
     train_parser.add_argument("--eval-data", help="an already prepared held-out TFRecord folder")
     train_parser.add_argument("--eval-batches", type=int, default=20)
-    train_parser.add_argument("--vocabulary", help="vocab.txt (default: BERT uncased)")
+    train_parser.add_argument("--vocabulary",
+                              help="vocab.txt or SentencePiece .model (default: BERT uncased vocab.txt)")
     train_parser.add_argument("--cased", action="store_true")
     train_parser.add_argument("--sequence-length", type=int, default=128)
     train_parser.add_argument("--batch-size", type=int, default=128, help="global batch size")

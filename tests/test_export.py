@@ -205,7 +205,8 @@ def test_fresh_process_with_only_tensorflow_serves_like_keras(tmp_path, models, 
 def test_graph_ops_are_on_the_serving_allow_list(exported, tmp_path):
     sections = allowed_ops()
     assert all(hasattr(tf.raw_ops, op) for op in sections["core"]), "a [core] op that is not core TensorFlow"
-    assert sections["tensorflow_text"] == {"NormalizeUTF8", "WordpieceTokenizeWithOffsets"}
+    assert sections["tensorflow_text"] == {"NormalizeUTF8", "WordpieceTokenizeWithOffsets",
+                                           "SentencepieceOp", "SentencepieceTokenizeOp"}
     assert not sections["denied"] & (sections["core"] | sections["tensorflow_text"])
     for name, path in exported.items():
         ops = graph_ops(path)

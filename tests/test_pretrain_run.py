@@ -197,48 +197,30 @@ def small_corpus(tmp_path_factory):
     return corpus
 
 
-@pytest.mark.parametrize(
-    "objective, share, saved",
-    [("albert", None, "albert"), ("electra", "all", "discriminator")],
-    ids=["albert-mlm-sop", "albert-encoder-electra"],
-)
-def test_albert_runs_pretrain_then_fine_tune_on_sentiment(tmp_path, small_corpus, objective, share, saved):
-    """An ALBERT run (MLM + SOP, shared layers) and an ELECTRA run whose
-    generator and discriminator use ALBERT's sharing and factorized
-    embeddings: each pretrains, saves, and its encoder fine-tunes."""
+def test_albert_encoder_electra_pretrains_then_fine_tunes_on_sentiment(tmp_path, small_corpus):
+    """ELECTRA whose generator and discriminator use ALBERT's sharing and
+    factorized embeddings (`--share all`): it pretrains, saves, and its
+    discriminator fine-tunes. (ALBERT's own run: test_albert_end_to_end.py.)"""
     from electra_keras.cli import main as cli
     from electra_keras.data import tasks
     from electra_keras.tasks.classifier import TextClassifier
     from electra_keras.training.optimizers import finetune_adamw
 
     out = tmp_path / "run"
-    arguments = ["pretrain", "--out", str(out), "--corpus", str(small_corpus), "--objective", objective,
-                 *TINY, "--config", "num_layers=3", "--steps", "8", "--checkpoint-every", "4",
-                 "--log-every", "2", "--learning-rate", "1e-3"]
-    if share:
-        arguments += ["--share", share]
-    else:  # ALBERT's own layout on the tiny sizes: shared layers, pooler, tanh GELU
-        arguments += ["--config", "family=albert", "--config", "share=all", "--config", "hidden_act=gelu_new"]
-    assert cli(arguments) == 0
-    model = keras.saving.load_model(out / f"{saved}.keras")
+    assert cli(["pretrain", "--out", str(out), "--corpus", str(small_corpus), "--share", "all",
+                *TINY, "--config", "num_layers=3", "--steps", "8", "--checkpoint-every", "4",
+                "--log-every", "2", "--learning-rate", "1e-3"]) == 0
+    model = keras.saving.load_model(out / "discriminator.keras")
     config = model.config
     assert config.share == "all" and config.embedding_size < config.hidden_size
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    last = [r for r in records if not r.get("evaluation")][-1]
-    assert last["step"] == 8
-    if objective == "albert":
-        assert {"mlm_loss", "mlm_accuracy", "sop_loss", "sop_accuracy"} <= set(last)
-        # Every example of an ALBERT run is a pair, unless its text had one sentence.
-        metadata = json.loads((out / "data" / "metadata.json").read_text())
-        assert metadata["sentence_pairs"] is True
-        assert metadata["counts"]["single_segment_examples"] <= metadata["corpus"]["documents"]
-        assert (out / "huggingface" / "albert" / "config.json").is_file()
-    else:
-        # One shared block per network: the encoder is 3 layers deep but holds one layer's weights.
-        encoder = model.encoder
+    assert [r for r in records if not r.get("evaluation")][-1]["step"] == 8
+    # One shared block per network: each encoder is 3 layers deep but holds one layer's weights.
+    for network in (model, keras.saving.load_model(out / "generator.keras")):
+        encoder = network.encoder
         assert len(encoder.attention_sublayers) == len(encoder.feedforward_sublayers) == 1
         assert encoder.schedule == [(0, 0)] * 3
-        assert not (out / "huggingface").exists()  # transformers' ELECTRA cannot share layers
+    assert not (out / "huggingface").exists()  # transformers' ELECTRA cannot share layers
 
     sentiment = tasks.sentiment()
     labels = np.asarray(sentiment.train.labels)
@@ -246,9 +228,7 @@ def test_albert_runs_pretrain_then_fine_tune_on_sentiment(tmp_path, small_corpus
     chosen = rng.permutation(np.concatenate([np.flatnonzero(labels == c)[:32] for c in (0, 1)]))
     texts = [sentiment.train.texts[i] for i in chosen]
     classifier = TextClassifier.from_pretrained(out, num_classes=2, sequence_length=48, dropout_rate=0.0)
-    np.testing.assert_array_equal(
-        classifier.backbone.get_weights()[0], model.get_weights()[0] if objective == "albert"
-        else model.encoder.get_weights()[0])
+    np.testing.assert_array_equal(classifier.backbone.get_weights()[0], model.encoder.get_weights()[0])
     classifier.compile(optimizer=finetune_adamw(classifier, learning_rate=3e-3, total_steps=None, layer_decay=1.0))
     history = classifier.fit(texts, labels[chosen], epochs=12, batch_size=16, verbose=0)
     after = classifier.evaluate(texts, labels[chosen], verbose=0, return_dict=True)

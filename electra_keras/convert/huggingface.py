@@ -485,6 +485,33 @@ def to_huggingface(model, path: str | Path) -> Path:
     return folder
 
 
+def write_tokenizer_files(vocabulary, folder: str | Path, lowercase: bool = True) -> Path:
+    """Writes the tokenizer beside a transformers model, as its tokenizers read it.
+
+    A WordPiece vocabulary becomes `vocab.txt` (BertTokenizer), a SentencePiece
+    model `spiece.model` (AlbertTokenizer); `tokenizer_config.json` records
+    the casing (`keep_accents` too for SentencePiece, which otherwise strips
+    accents even when cased).
+
+    Args:
+        vocabulary: anything `make_tokenizer` takes.
+        folder: the model's folder.
+        lowercase: the tokenizer's casing.
+    """
+    from electra_keras.data.sentencepiece import SentencePieceTokenizer
+    from electra_keras.data.tokenizer import make_tokenizer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = make_tokenizer(vocabulary, lowercase=lowercase)
+    tokenizer.write_vocabulary_file(folder)
+    settings = {"do_lower_case": bool(lowercase)}
+    if isinstance(tokenizer, SentencePieceTokenizer):
+        settings["keep_accents"] = not lowercase
+    (folder / "tokenizer_config.json").write_text(json.dumps(settings, indent=2) + "\n")
+    return folder
+
+
 def _architecture_of(model) -> str:
     if isinstance(model, ElectraDiscriminator):
         return "ElectraForPreTraining"

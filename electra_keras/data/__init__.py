@@ -13,7 +13,11 @@ from typing import Any
 
 # public name -> the module that defines it
 _LAZY = {
+    "Tokenizer": "electra_keras.data.tokenizer",
     "WordPieceTokenizer": "electra_keras.data.tokenizer",
+    "make_tokenizer": "electra_keras.data.tokenizer",
+    "SentencePieceTokenizer": "electra_keras.data.sentencepiece",
+    "train_sentencepiece": "electra_keras.data.sentencepiece",
     "CorpusStats": "electra_keras.data.corpus",
     "read_documents": "electra_keras.data.corpus",
     "resolve_corpus": "electra_keras.data.corpus",

@@ -64,7 +64,7 @@ import numpy as np
 import tensorflow as tf
 
 from electra_keras.data.corpus import CorpusStats, read_documents, resolve_corpus
-from electra_keras.data.tokenizer import WordPieceTokenizer, load_vocabulary
+from electra_keras.data.tokenizer import make_tokenizer
 from electra_keras.data.vocabulary import vocabulary_sha256
 
 # The official ExampleBuilder's probabilities.
@@ -161,7 +161,8 @@ def prepare_pretraining_data(
     Args:
         corpus: files, folders or globs (see `resolve_corpus`); `None` for
             WikiText-2 raw train.
-        vocabulary: a `vocab.txt` path or a list of tokens.
+        vocabulary: a WordPiece `vocab.txt` path or list of tokens, or a
+            SentencePiece `.model` (see `make_tokenizer`).
         out_dir: the folder for the shards and `metadata.json`.
         sequence_length: tokens per example, [CLS] and [SEP]s included.
         lowercase: the tokenizer's `lowercase`; must match the vocabulary.
@@ -195,9 +196,9 @@ def prepare_pretraining_data(
     _check_int("workers", workers, 1)
     if num_shards is not None:
         _check_int("num_shards", num_shards, 1)
-    tokens = load_vocabulary(vocabulary)
     # Fails early, with the tokenizer's message, on a vocabulary without specials.
-    WordPieceTokenizer(tokens, lowercase=lowercase)
+    tokenizer = make_tokenizer(vocabulary, lowercase=lowercase)
+    tokens = tokenizer.vocabulary
     files = resolve_corpus(corpus)
     text_bytes = _text_bytes(files)
     num_shards = num_shards or min(MAX_SHARDS, max(1, math.ceil(text_bytes / SHARD_TARGET_BYTES)))
@@ -206,7 +207,7 @@ def prepare_pretraining_data(
 
     stats = PreparationStats(workers=min(workers, 1 + text_bytes // TEXT_BYTES_PER_WORKER))
     config = dict(
-        vocabulary=tokens, lowercase=lowercase, sequence_length=sequence_length, seed=seed,
+        vocabulary=tokenizer.source, lowercase=lowercase, sequence_length=sequence_length, seed=seed,
         sentence_pairs=bool(sentence_pairs),
     )
     chunks = _chunks(read_documents(files, stats.corpus))
@@ -425,9 +426,9 @@ def _longest_first(first: int, second: int, budget: int) -> tuple[int, int]:
 class _ChunkPacker:
     """Tokenizes a chunk of documents and packs it into serialized examples."""
 
-    def __init__(self, vocabulary: list[str], lowercase: bool, sequence_length: int, seed: int,
+    def __init__(self, vocabulary: Any, lowercase: bool, sequence_length: int, seed: int,
                  sentence_pairs: bool):
-        self.tokenizer = WordPieceTokenizer(vocabulary, lowercase=lowercase)
+        self.tokenizer = make_tokenizer(vocabulary, lowercase=lowercase)
         self.sequence_length = sequence_length
         self.seed = seed
         self.sentence_pairs = sentence_pairs
@@ -495,8 +496,13 @@ def _small_config(config: dict[str, Any], scratch: Path) -> dict[str, Any]:
     A spawned process gets its arguments through a pipe that its parent
     holds open until all is written: if the child dies early (say, it cannot
     import the caller's main module) a payload over the pipe's 64 KB hangs
-    the parent. A 30k-token vocabulary is a few hundred KB.
+    the parent. A 30k-token vocabulary is a few hundred KB, a SentencePiece
+    model about 1 MB.
     """
+    if isinstance(config["vocabulary"], dict):  # a SentencePiece model
+        path = scratch / "spiece.model"
+        path.write_bytes(make_tokenizer(config["vocabulary"]).model_proto)
+        return {**config, "vocabulary": os.fspath(path)}
     path = scratch / "vocab.txt"
     path.write_text("".join(token + "\n" for token in config["vocabulary"]), encoding="utf-8")
     return {**config, "vocabulary": os.fspath(path)}

@@ -41,11 +41,13 @@ Where this differs from `BertTokenizerFast`:
 from __future__ import annotations
 
 import os
+import re
 
 # Keras picks its backend at first import; this module is TensorFlow-only.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from collections.abc import Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import Any, Union  # noqa: E402
 
 import keras  # noqa: E402
@@ -97,7 +99,6 @@ _PUNCTUATION = r"([!-/:-@\[-`{-~]|\p{P})"
 # The special tokens are matched in the raw text before normalization, like
 # tokenizers' added tokens (normalized=False): "[MASK]" is the mask token,
 # "[mask]" is three ordinary words.
-_SPECIAL_RE = "|".join(tok.replace("[", r"\[").replace("]", r"\]") for tok in SPECIAL_TOKENS)
 
 
 def load_vocabulary(vocabulary: str | os.PathLike | Sequence[str]) -> list[str]:
@@ -212,55 +213,22 @@ def _keep_prefix(ids: tf.RaggedTensor, lengths: tf.Tensor) -> tf.RaggedTensor:
     return tf.ragged.boolean_mask(ids, positions < tf.expand_dims(lengths, 1))
 
 
-@keras.saving.register_keras_serializable(package="electra_keras")
-class WordPieceTokenizer(keras.layers.Layer):
-    """BERT WordPiece tokenizer and packer, in TensorFlow graph ops.
+class Tokenizer(keras.layers.Layer):
+    """What every tokenizer of this package does, whatever its segmentation.
 
-    Its ids equal `transformers.BertTokenizerFast` with the same vocabulary
-    and `do_lower_case=lowercase`, including `longest_first` truncation of
-    pairs; the module docstring lists the few rare exceptions.
-
-    Calling the layer packs one segment as `[CLS] A [SEP]` or a pair as
-    `[CLS] A [SEP] B [SEP]`, truncated and right-padded to `sequence_length`,
-    and returns a dict of int32 tensors of shape [batch, sequence_length]:
-    `token_ids`, `segment_ids` (0 for `[CLS] A [SEP]` and padding, 1 for
-    `B [SEP]`) and `padding_mask` (1 for real tokens). A scalar string gives
-    shape [sequence_length] instead, which suits `Dataset.map` before
-    `batch`.
-
-    Literal special tokens in the text ("[MASK]", "[SEP]", ...) become those
-    tokens, as in transformers; pass `special_tokens_in_strings=False` to read
-    them as ordinary text.
-
-    Args:
-        vocabulary: path of a `vocab.txt` file or a list of tokens (the index
-            is the id). It must contain [PAD], [UNK], [CLS], [SEP] and [MASK].
-        lowercase: lowercase and strip accents (NFD, drop Mn marks), like an
-            uncased BERT vocabulary. False keeps case and accents.
-        sequence_length: length of the packed outputs, at least 3. Every call
-            can override it.
-        special_tokens_in_strings: recognise the literal special tokens in
-            input text.
-        **kwargs: standard Keras layer arguments (`name`, ...).
-
-    Example:
-        >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
-        ...          "the", "qu", "##ick", "fox", "."]
-        >>> tok = WordPieceTokenizer(vocab, sequence_length=10)
-        >>> tok.tokenize(["The quick fox."]).to_list()
-        [[5, 6, 7, 8, 9]]
-        >>> out = tok(["The fox."], ["Quick!"])
-        >>> out["token_ids"].numpy().tolist()
-        [[2, 5, 8, 9, 3, 6, 7, 1, 3, 0]]
-        >>> out["segment_ids"].numpy().tolist()
-        [[0, 0, 0, 0, 0, 1, 1, 1, 1, 0]]
-        >>> out["padding_mask"].numpy().tolist()
-        [[1, 1, 1, 1, 1, 1, 1, 1, 1, 0]]
+    Subclasses (`WordPieceTokenizer`, `SentencePieceTokenizer`) set
+    `special_tokens` (the names of [PAD], [UNK], [CLS], [SEP] and [MASK] in
+    their vocabulary), fill `_vocabulary` and `_token_to_id`, and define
+    `_tokenize_text` (raw strings -> ids), `detokenize` and `source`. This
+    class cuts literal special tokens out of the text, packs
+    `[CLS] A [SEP] (B [SEP])` with `longest_first` truncation and right
+    padding, and checks the inputs.
     """
+
+    special_tokens: tuple[str, str, str, str, str] = SPECIAL_TOKENS
 
     def __init__(
         self,
-        vocabulary: str | os.PathLike | Sequence[str],
         lowercase: bool = True,
         sequence_length: int = 128,
         special_tokens_in_strings: bool = True,
@@ -272,77 +240,25 @@ class WordPieceTokenizer(keras.layers.Layer):
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
         self.built = True
-
-        tokens = load_vocabulary(vocabulary)
-        if not tokens:
-            raise ValueError("vocabulary is empty")
-        missing = [t for t in SPECIAL_TOKENS if t not in tokens]
-        if missing:
-            raise ValueError(
-                f"vocabulary is missing the special tokens {missing}; a BERT WordPiece "
-                f"vocabulary must contain all of {list(SPECIAL_TOKENS)}"
-            )
-        self._vocabulary = tokens
         self.lowercase = bool(lowercase)
         self.sequence_length = _check_sequence_length(sequence_length)
         self.special_tokens_in_strings = bool(special_tokens_in_strings)
+        self._vocabulary: list[str] = []
+        self._token_to_id: dict[str, int] = {}
 
-        # A repeated token keeps its last id, as in tokenizers' vocab reader.
-        token_to_id = {token: i for i, token in enumerate(tokens)}
-        self._token_to_id = token_to_id
-        self._use_table(
-            tf.lookup.KeyValueTensorInitializer(
-                keys=tf.constant(list(token_to_id), dtype=tf.string),
-                values=tf.constant(list(token_to_id.values()), dtype=tf.int64),
-            )
-        )
+    @property
+    def source(self) -> Any:
+        """What `make_tokenizer` rebuilds this tokenizer from (JSON-serializable)."""
+        raise NotImplementedError
 
-    def _use_table(self, initializer) -> None:
-        # The WordPiece kernel looks words up in the table's own resource and
-        # treats -1 as "not in the vocabulary".
-        self._table = tf.lookup.StaticHashTable(initializer, default_value=-1)
-        # Words longer than MAX_CHARS_PER_WORD code points are replaced by
-        # [UNK] before this runs, so 4 bytes per code point always fits.
-        self._wordpiece = tf_text.WordpieceTokenizer(
-            self._table,
-            suffix_indicator="##",
-            max_bytes_per_word=4 * MAX_CHARS_PER_WORD,
-            token_out_type=tf.int64,
-            unknown_token=UNK_TOKEN,
-            split_unknown_characters=False,
-        )
+    @property
+    def resources(self) -> list:
+        """The TensorFlow resources (lookup tables, models) a SavedModel must track."""
+        raise NotImplementedError
 
-    def read_vocabulary_from(self, vocabulary_file: str | os.PathLike) -> None:
-        """Looks tokens up in `vocabulary_file` at run time instead of in constants.
-
-        A SavedModel then carries the file as an asset (the vocabulary travels
-        as `assets/vocab.txt`, readable by anyone serving the model) rather than
-        as a constant buried in the graph. The file must hold this tokenizer's
-        vocabulary, one token per line, without repeated tokens (a text-file
-        table cannot give a repeated token its last id).
-        """
-        path = os.fspath(vocabulary_file)
-        if load_vocabulary(path) != self._vocabulary:
-            raise ValueError(f"{path}: not this tokenizer's vocabulary")
-        if len(self._token_to_id) != len(self._vocabulary):
-            seen, repeated = set(), []
-            for token in self._vocabulary:
-                if token in seen:
-                    repeated.append(token)
-                seen.add(token)
-            raise ValueError(
-                f"{path}: repeated tokens {repeated[:5]}; a vocabulary read from a file "
-                "at run time needs every token once"
-            )
-        self._use_table(
-            tf.lookup.TextFileInitializer(
-                path,
-                key_dtype=tf.string,
-                key_index=tf.lookup.TextFileIndex.WHOLE_LINE,
-                value_dtype=tf.int64,
-                value_index=tf.lookup.TextFileIndex.LINE_NUMBER,
-            )
-        )
+    def write_vocabulary_file(self, folder: str | os.PathLike) -> Path:
+        """Writes the file `make_tokenizer` reads back (vocab.txt or spiece.model) into `folder`."""
+        raise NotImplementedError
 
     # -- vocabulary ---------------------------------------------------------
 
@@ -361,98 +277,64 @@ class WordPieceTokenizer(keras.layers.Layer):
 
     @property
     def pad_token_id(self) -> int:
-        return self._token_to_id[PAD_TOKEN]
+        return self._token_to_id[self.special_tokens[0]]
 
     @property
     def unk_token_id(self) -> int:
-        return self._token_to_id[UNK_TOKEN]
+        return self._token_to_id[self.special_tokens[1]]
 
     @property
     def cls_token_id(self) -> int:
-        return self._token_to_id[CLS_TOKEN]
+        return self._token_to_id[self.special_tokens[2]]
 
     @property
     def sep_token_id(self) -> int:
-        return self._token_to_id[SEP_TOKEN]
+        return self._token_to_id[self.special_tokens[3]]
 
     @property
     def mask_token_id(self) -> int:
-        return self._token_to_id[MASK_TOKEN]
+        return self._token_to_id[self.special_tokens[4]]
 
     # -- tokenization -------------------------------------------------------
 
-    def normalize(self, texts: TextInput) -> tf.Tensor:
-        """BertNormalizer on UTF-8-sanitised text, without special-token handling.
-
-        Args:
-            texts: a string or a [batch] of strings.
-
-        Example:
-            >>> tok = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
-            >>> tok.normalize("Crème\\u200b Brûlée").numpy().decode()
-            'creme brulee'
-        """
-        texts = _as_text_tensor(texts, "texts")
-        return self._normalize(self._sanitize(texts))
-
     @staticmethod
     def _sanitize(texts: tf.Tensor) -> tf.Tensor:
-        # Invalid UTF-8 would make the ICU-based ops below fail or guess;
-        # U+FFFD is then deleted by the normalizer, as tokenizers deletes it.
+        # Invalid UTF-8 would make the ICU-based ops fail or guess.
         return tf.strings.unicode_transcode(
             texts, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
         )
 
-    def _normalize(self, texts: tf.Tensor) -> tf.Tensor:
-        texts = tf.strings.regex_replace(texts, _DELETED, "")
-        texts = tf.strings.regex_replace(texts, _WHITESPACE, " ")
-        texts = tf.strings.regex_replace(texts, _CJK, r" \1 ")
-        if self.lowercase:
-            # tokenizers strips accents (NFD, drop Mn) before lowercasing.
-            texts = tf_text.normalize_utf8(texts, "NFD")
-            texts = tf.strings.regex_replace(texts, r"\p{Mn}", "")
-            # ASCII first with the locale-free byte op: ICU's lowercasing
-            # follows the process locale, which maps I to dotless ı under tr/az.
-            texts = tf.strings.lower(texts)
-            # tokenizers lowercases char by char (Σ -> σ always); ICU would
-            # apply the word-final-sigma rule (ς), so take Σ out of its hands.
-            texts = tf.strings.regex_replace(texts, "\u03a3", "\u03c3")
-            texts = tf.strings.lower(texts, encoding="utf-8")
-        return texts
-
-    def _words(self, texts: tf.Tensor) -> tf.RaggedTensor:
-        """[n] normalized strings -> [n, words] (BertPreTokenizer)."""
-        texts = tf.strings.regex_replace(texts, _PUNCTUATION, r" \1 ")
-        # After normalization every whitespace character is a plain space.
-        return tf.strings.split(texts)
+    def _tokenize_text(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        """[n] valid UTF-8 strings without special tokens -> [n, tokens] int32 ids."""
+        raise NotImplementedError
 
     def _tokenize_batch(self, texts: tf.Tensor) -> tf.RaggedTensor:
         """[batch] strings -> [batch, tokens] int32 ids."""
         texts = self._sanitize(texts)
-        if self.special_tokens_in_strings:
-            # Cut the text around each special token. 0xFF never occurs in
-            # valid UTF-8, so it is a safe separator (tf_text.regex_split
-            # would also do, but it stops reading a string at its first NUL).
-            marked = tf.strings.regex_replace(texts, f"({_SPECIAL_RE})", b"\xff\\1\xff")
-            chunks = tf.strings.split(marked, sep=b"\xff")
-            pieces = chunks.flat_values
-            is_special = tf.strings.regex_full_match(pieces, _SPECIAL_RE)
-            words = self._words(self._normalize(tf.where(is_special, "", pieces)))
-            # A special chunk is one word, spelled as in the vocabulary, so the
-            # WordPiece lookup maps it straight to its id.
-            special = tf.ragged.boolean_mask(
-                tf.expand_dims(pieces, 1), tf.expand_dims(is_special, 1)
-            )
-            words = tf.concat([words, special], axis=1)
-        else:
-            words = self._words(self._normalize(texts))
-        too_long = tf.strings.length(words.flat_values, unit="UTF8_CHAR") > MAX_CHARS_PER_WORD
-        words = words.with_flat_values(tf.where(too_long, UNK_TOKEN, words.flat_values))
-        ids = self._wordpiece.tokenize(words).merge_dims(1, 2)
-        if self.special_tokens_in_strings:
-            ids = tf.RaggedTensor.from_row_splits(ids, chunks.row_splits, validate=False)
-            ids = ids.merge_dims(1, 2)
-        return tf.cast(ids, tf.int32)
+        if not self.special_tokens_in_strings:
+            return self._tokenize_text(texts)
+        # Cut the text around each special token, as transformers' added
+        # tokens are cut before any normalization. 0xFF never occurs in valid
+        # UTF-8, so it is a safe separator (tf_text.regex_split would also do,
+        # but it stops reading a string at its first NUL).
+        special_re = "|".join(re.escape(token) for token in self.special_tokens)
+        marked = tf.strings.regex_replace(texts, f"({special_re})", b"\xff\\1\xff")
+        chunks = tf.strings.split(marked, sep=b"\xff")
+        pieces = chunks.flat_values
+        is_special = tf.strings.regex_full_match(pieces, special_re)
+        ids = self._tokenize_text(tf.where(is_special, "", pieces))
+        # A special chunk's id: the position of its exact match among the names.
+        which = tf.argmax(
+            tf.cast(tf.equal(tf.expand_dims(pieces, 1), tf.constant(self.special_tokens)), tf.int32),
+            axis=1,
+        )
+        special_ids = tf.gather(
+            tf.constant([self._token_to_id[t] for t in self.special_tokens], tf.int32), which
+        )
+        special = tf.ragged.boolean_mask(tf.expand_dims(special_ids, 1), tf.expand_dims(is_special, 1))
+        ids = tf.concat([ids, special], axis=1)
+        ids = tf.RaggedTensor.from_row_splits(ids, chunks.row_splits, validate=False)
+        return ids.merge_dims(1, 2)
 
     def tokenize(self, texts: TextInput) -> tf.RaggedTensor | tf.Tensor:
         """WordPiece ids without special tokens or truncation.
@@ -564,6 +446,189 @@ class WordPieceTokenizer(keras.layers.Layer):
             "padding_mask": tf.ones_like(token_ids).to_tensor(default_value=0, shape=shape),
         }
 
+
+@keras.saving.register_keras_serializable(package="electra_keras")
+class WordPieceTokenizer(Tokenizer):
+    """BERT WordPiece tokenizer and packer, in TensorFlow graph ops.
+
+    Its ids equal `transformers.BertTokenizerFast` with the same vocabulary
+    and `do_lower_case=lowercase`, including `longest_first` truncation of
+    pairs; the module docstring lists the few rare exceptions.
+
+    Calling the layer packs one segment as `[CLS] A [SEP]` or a pair as
+    `[CLS] A [SEP] B [SEP]`, truncated and right-padded to `sequence_length`,
+    and returns a dict of int32 tensors of shape [batch, sequence_length]:
+    `token_ids`, `segment_ids` (0 for `[CLS] A [SEP]` and padding, 1 for
+    `B [SEP]`) and `padding_mask` (1 for real tokens). A scalar string gives
+    shape [sequence_length] instead, which suits `Dataset.map` before
+    `batch`.
+
+    Literal special tokens in the text ("[MASK]", "[SEP]", ...) become those
+    tokens, as in transformers; pass `special_tokens_in_strings=False` to read
+    them as ordinary text.
+
+    Args:
+        vocabulary: path of a `vocab.txt` file or a list of tokens (the index
+            is the id). It must contain [PAD], [UNK], [CLS], [SEP] and [MASK].
+        lowercase: lowercase and strip accents (NFD, drop Mn marks), like an
+            uncased BERT vocabulary. False keeps case and accents.
+        sequence_length: length of the packed outputs, at least 3. Every call
+            can override it.
+        special_tokens_in_strings: recognise the literal special tokens in
+            input text.
+        **kwargs: standard Keras layer arguments (`name`, ...).
+
+    Example:
+        >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+        ...          "the", "qu", "##ick", "fox", "."]
+        >>> tok = WordPieceTokenizer(vocab, sequence_length=10)
+        >>> tok.tokenize(["The quick fox."]).to_list()
+        [[5, 6, 7, 8, 9]]
+        >>> out = tok(["The fox."], ["Quick!"])
+        >>> out["token_ids"].numpy().tolist()
+        [[2, 5, 8, 9, 3, 6, 7, 1, 3, 0]]
+        >>> out["segment_ids"].numpy().tolist()
+        [[0, 0, 0, 0, 0, 1, 1, 1, 1, 0]]
+        >>> out["padding_mask"].numpy().tolist()
+        [[1, 1, 1, 1, 1, 1, 1, 1, 1, 0]]
+    """
+
+    def __init__(
+        self,
+        vocabulary: str | os.PathLike | Sequence[str],
+        lowercase: bool = True,
+        sequence_length: int = 128,
+        special_tokens_in_strings: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(lowercase, sequence_length, special_tokens_in_strings, **kwargs)
+        tokens = load_vocabulary(vocabulary)
+        if not tokens:
+            raise ValueError("vocabulary is empty")
+        missing = [t for t in SPECIAL_TOKENS if t not in tokens]
+        if missing:
+            raise ValueError(
+                f"vocabulary is missing the special tokens {missing}; a BERT WordPiece "
+                f"vocabulary must contain all of {list(SPECIAL_TOKENS)}"
+            )
+        self._vocabulary = tokens
+
+        # A repeated token keeps its last id, as in tokenizers' vocab reader.
+        token_to_id = {token: i for i, token in enumerate(tokens)}
+        self._token_to_id = token_to_id
+        self._use_table(
+            tf.lookup.KeyValueTensorInitializer(
+                keys=tf.constant(list(token_to_id), dtype=tf.string),
+                values=tf.constant(list(token_to_id.values()), dtype=tf.int64),
+            )
+        )
+
+    def _use_table(self, initializer) -> None:
+        # The WordPiece kernel looks words up in the table's own resource and
+        # treats -1 as "not in the vocabulary".
+        self._table = tf.lookup.StaticHashTable(initializer, default_value=-1)
+        # Words longer than MAX_CHARS_PER_WORD code points are replaced by
+        # [UNK] before this runs, so 4 bytes per code point always fits.
+        self._wordpiece = tf_text.WordpieceTokenizer(
+            self._table,
+            suffix_indicator="##",
+            max_bytes_per_word=4 * MAX_CHARS_PER_WORD,
+            token_out_type=tf.int64,
+            unknown_token=UNK_TOKEN,
+            split_unknown_characters=False,
+        )
+
+    def read_vocabulary_from(self, vocabulary_file: str | os.PathLike) -> None:
+        """Looks tokens up in `vocabulary_file` at run time instead of in constants.
+
+        A SavedModel then carries the file as an asset (the vocabulary travels
+        as `assets/vocab.txt`, readable by anyone serving the model) rather than
+        as a constant buried in the graph. The file must hold this tokenizer's
+        vocabulary, one token per line, without repeated tokens (a text-file
+        table cannot give a repeated token its last id).
+        """
+        path = os.fspath(vocabulary_file)
+        if load_vocabulary(path) != self._vocabulary:
+            raise ValueError(f"{path}: not this tokenizer's vocabulary")
+        if len(self._token_to_id) != len(self._vocabulary):
+            seen, repeated = set(), []
+            for token in self._vocabulary:
+                if token in seen:
+                    repeated.append(token)
+                seen.add(token)
+            raise ValueError(
+                f"{path}: repeated tokens {repeated[:5]}; a vocabulary read from a file "
+                "at run time needs every token once"
+            )
+        self._use_table(
+            tf.lookup.TextFileInitializer(
+                path,
+                key_dtype=tf.string,
+                key_index=tf.lookup.TextFileIndex.WHOLE_LINE,
+                value_dtype=tf.int64,
+                value_index=tf.lookup.TextFileIndex.LINE_NUMBER,
+            )
+        )
+
+    @property
+    def source(self) -> list[str]:
+        return list(self._vocabulary)
+
+    @property
+    def resources(self) -> list:
+        return [self._table]
+
+    def write_vocabulary_file(self, folder: str | os.PathLike) -> Path:
+        from electra_keras.data.vocabulary import write_vocabulary
+
+        return write_vocabulary(self._vocabulary, Path(folder) / "vocab.txt")
+
+    # -- tokenization -------------------------------------------------------
+
+    def normalize(self, texts: TextInput) -> tf.Tensor:
+        """BertNormalizer on UTF-8-sanitised text, without special-token handling.
+
+        Args:
+            texts: a string or a [batch] of strings.
+
+        Example:
+            >>> tok = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+            >>> tok.normalize("Crème\\u200b Brûlée").numpy().decode()
+            'creme brulee'
+        """
+        texts = _as_text_tensor(texts, "texts")
+        return self._normalize(self._sanitize(texts))
+
+    def _normalize(self, texts: tf.Tensor) -> tf.Tensor:
+        texts = tf.strings.regex_replace(texts, _DELETED, "")
+        texts = tf.strings.regex_replace(texts, _WHITESPACE, " ")
+        texts = tf.strings.regex_replace(texts, _CJK, r" \1 ")
+        if self.lowercase:
+            # tokenizers strips accents (NFD, drop Mn) before lowercasing.
+            texts = tf_text.normalize_utf8(texts, "NFD")
+            texts = tf.strings.regex_replace(texts, r"\p{Mn}", "")
+            # ASCII first with the locale-free byte op: ICU's lowercasing
+            # follows the process locale, which maps I to dotless ı under tr/az.
+            texts = tf.strings.lower(texts)
+            # tokenizers lowercases char by char (Σ -> σ always); ICU would
+            # apply the word-final-sigma rule (ς), so take Σ out of its hands.
+            texts = tf.strings.regex_replace(texts, "\u03a3", "\u03c3")
+            texts = tf.strings.lower(texts, encoding="utf-8")
+        return texts
+
+    def _words(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        """[n] normalized strings -> [n, words] (BertPreTokenizer)."""
+        texts = tf.strings.regex_replace(texts, _PUNCTUATION, r" \1 ")
+        # After normalization every whitespace character is a plain space.
+        return tf.strings.split(texts)
+
+    def _tokenize_text(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        # U+FFFD from the sanitizer is deleted by the normalizer, as tokenizers deletes it.
+        words = self._words(self._normalize(texts))
+        too_long = tf.strings.length(words.flat_values, unit="UTF8_CHAR") > MAX_CHARS_PER_WORD
+        words = words.with_flat_values(tf.where(too_long, UNK_TOKEN, words.flat_values))
+        return tf.cast(self._wordpiece.tokenize(words).merge_dims(1, 2), tf.int32)
+
     def detokenize(self, ids: Any, skip_special_tokens: bool = False) -> tf.Tensor:
         """Joins wordpieces back into text: drops [PAD], merges "##" pieces.
 
@@ -616,3 +681,36 @@ class WordPieceTokenizer(keras.layers.Layer):
             special_tokens_in_strings=self.special_tokens_in_strings,
         )
         return config
+
+
+def make_tokenizer(
+    vocabulary: Any, lowercase: bool = True, sequence_length: int = 128, **kwargs: Any
+) -> Tokenizer:
+    """The one entry point from "a vocabulary" to a tokenizer.
+
+    Args:
+        vocabulary: a WordPiece `vocab.txt` path or token list, or a
+            SentencePiece `.model` path, its ModelProto bytes, or the
+            `source` of a `SentencePieceTokenizer` ({"sentencepiece_model":
+            base64}); a `Tokenizer` is returned as it is.
+        lowercase, sequence_length, **kwargs: the tokenizer's arguments.
+
+    Example:
+        >>> make_tokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]).__class__.__name__
+        'WordPieceTokenizer'
+    """
+    if isinstance(vocabulary, Tokenizer):
+        return vocabulary
+    from electra_keras.data import sentencepiece
+
+    if isinstance(vocabulary, dict) and sentencepiece.SOURCE_KEY in vocabulary:
+        import base64
+
+        vocabulary = base64.b64decode(vocabulary[sentencepiece.SOURCE_KEY])
+    if isinstance(vocabulary, (bytes, bytearray)) or (
+        isinstance(vocabulary, (str, os.PathLike)) and sentencepiece.is_sentencepiece_model(vocabulary)
+    ):
+        return sentencepiece.SentencePieceTokenizer(
+            vocabulary, lowercase=lowercase, sequence_length=sequence_length, **kwargs
+        )
+    return WordPieceTokenizer(vocabulary, lowercase=lowercase, sequence_length=sequence_length, **kwargs)

@@ -42,7 +42,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from electra_keras.data.tokenizer import WordPieceTokenizer
+from electra_keras.data.tokenizer import Tokenizer, WordPieceTokenizer, make_tokenizer
 
 RAW_SIGNATURE = "serving_default"
 TOKEN_IDS_SIGNATURE = "token_ids"
@@ -141,11 +141,14 @@ def servable_for(model, vocabulary=None, lowercase=None, sequence_length=None, p
 
 
 def _tokenizer(vocabulary, lowercase, sequence_length, folder=None):
-    tokenizer = WordPieceTokenizer(vocabulary, lowercase=lowercase, sequence_length=sequence_length)
+    tokenizer = make_tokenizer(vocabulary, lowercase=lowercase, sequence_length=sequence_length)
     if folder is None:
         return tokenizer
-    path = write_lines(Path(folder) / "vocab.txt", tokenizer.vocabulary)
-    tokenizer.read_vocabulary_from(path)
+    # vocab.txt is read by a text-file table at load time; a SentencePiece
+    # model stays inside its op (spiece.model is a copy for clients).
+    path = tokenizer.write_vocabulary_file(folder)
+    if isinstance(tokenizer, WordPieceTokenizer):
+        tokenizer.read_vocabulary_from(path)
     return tokenizer
 
 
@@ -197,11 +200,11 @@ class _Servable:
     `outputs` adds what needs the SavedModel's lookup tables (label names).
     """
 
-    def __init__(self, model, tokenizer: WordPieceTokenizer, pair: bool):
+    def __init__(self, model, tokenizer: Tokenizer, pair: bool):
         self.model = model
         self.tokenizer = tokenizer
         self.pair = pair
-        self.tables = [tokenizer._table]
+        self.tables = list(tokenizer.resources)
         self.label_names: list[str] | None = None
 
     def numeric_outputs(self, inputs) -> dict[str, tf.Tensor]:
@@ -233,6 +236,11 @@ class _Servable:
         archive.add_endpoint(TOKEN_IDS_SIGNATURE, self.token_id_outputs, input_signature=_IDS)
         path.parent.mkdir(parents=True, exist_ok=True)
         archive.write_out(str(path), verbose=False)
+        if not isinstance(self.tokenizer, WordPieceTokenizer):
+            # A SentencePiece model lives inside its op; a copy in assets/ lets
+            # clients tokenize for the token_ids signature.
+            (path / "assets").mkdir(exist_ok=True)
+            self.tokenizer.write_vocabulary_file(path / "assets")
 
     # -- the TFLite side -----------------------------------------------------------
 
@@ -268,9 +276,9 @@ class _Servable:
             ("input_ids", "input_mask", "segment_ids"), ("token_ids", "padding_mask", "segment_ids"))}
 
     def write_side_files(self, folder: Path, extra: dict) -> None:
-        """vocab.txt, labels.txt and model.json: what a client needs to feed the model."""
+        """vocab.txt (or spiece.model), labels.txt and model.json: what a client needs to feed the model."""
         folder.mkdir(parents=True, exist_ok=True)
-        write_lines(folder / "vocab.txt", self.tokenizer.vocabulary)
+        self.tokenizer.write_vocabulary_file(folder)
         if self.label_names is not None:
             write_lines(folder / "labels.txt", self.label_names)
         length = self.tokenizer.sequence_length

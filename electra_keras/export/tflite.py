@@ -147,6 +147,14 @@ def _check_raw_text_model(model) -> None:
             "raw_text=True: only single-text TextClassifiers get the tokenizer inside the TFLite "
             f"model; export this {type(model).__name__} as a token-id model (raw_text=False)"
         )
+    if isinstance(model.vocabulary, dict):
+        # tensorflow_text's FastSentencepieceTokenizer runs in LiteRT, but ALBERT's
+        # lowercasing and accent stripping (NormalizeUTF8, regex ops) would need Flex.
+        raise ValueError(
+            "raw_text=True: the in-model tokenizer is WordPiece only; this model uses a "
+            "SentencePiece model, whose ALBERT preprocessing has no LiteRT kernels. Export "
+            "token ids (raw_text=False) and tokenize with the spiece.model written beside it"
+        )
 
 
 def _write_raw_text_model(servable, path: Path) -> None:
@@ -205,7 +213,8 @@ class LiteRTModel:
     """Runs an exported `.tflite` file on raw text with `ai_edge_litert`.
 
     Args:
-        path: the `.tflite` file; its `model.json` and `vocab.txt` must be beside it.
+        path: the `.tflite` file; its `model.json` and `vocab.txt` (or
+            `spiece.model`) must be beside it.
         num_threads: interpreter threads (None: LiteRT's default).
 
     Example:
@@ -216,7 +225,7 @@ class LiteRTModel:
     def __init__(self, path: str | os.PathLike, num_threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
-        from electra_keras.data.tokenizer import WordPieceTokenizer
+        from electra_keras.data.tokenizer import make_tokenizer
 
         path = Path(path)
         info_file = path.parent / "model.json"
@@ -234,8 +243,10 @@ class LiteRTModel:
                 custom_op_registerers=tflite_registrar.SELECT_TFTEXT_OPS,
             )
         else:
-            self.tokenizer = WordPieceTokenizer(
-                str(path.parent / "vocab.txt"), lowercase=self.info["lowercase"],
+            vocabulary = next((path.parent / name for name in ("vocab.txt", "spiece.model")
+                               if (path.parent / name).is_file()), path.parent / "vocab.txt")
+            self.tokenizer = make_tokenizer(
+                str(vocabulary), lowercase=self.info["lowercase"],
                 sequence_length=self.info["sequence_length"],
             )
             self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)

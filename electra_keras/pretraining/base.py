@@ -74,7 +74,8 @@ class Pretrainer(ConfiguredModel):
 
         Args:
             name: a preset name (see `electra_keras.PRESETS`).
-            vocabulary: a vocab.txt path or token list; sets `vocab_size` and
+            vocabulary: a vocab.txt path or token list, or a SentencePiece
+                .model (see `make_tokenizer`); sets `vocab_size` and
                 the masking config. Without it, the model has no masking
                 config and needs batches masked elsewhere.
             lowercase: how the vocabulary's tokenizer normalizes text.
@@ -85,13 +86,13 @@ class Pretrainer(ConfiguredModel):
             model = ElectraPretrainer.from_preset("electra-small", vocabulary="vocab.txt")
         """
         from electra_keras.config import ModelConfig
-        from electra_keras.data.tokenizer import WordPieceTokenizer
+        from electra_keras.data.tokenizer import make_tokenizer
 
         fields = ModelConfig.__dataclass_fields__
         overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in fields}
         masking = None
         if vocabulary is not None:
-            tokenizer = WordPieceTokenizer(vocabulary, lowercase=lowercase)
+            tokenizer = make_tokenizer(vocabulary, lowercase=lowercase)
             overrides["vocab_size"] = tokenizer.vocabulary_size
             masking = MaskingConfig.for_tokenizer(tokenizer, cls.masking_style, rate=masking_rate)
         return cls(ModelConfig.from_preset(name, **overrides), masking=masking, **kwargs)

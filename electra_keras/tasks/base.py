@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from electra_keras.config import ModelConfig
-from electra_keras.data.tokenizer import WordPieceTokenizer
+from electra_keras.data.tokenizer import make_tokenizer
 from electra_keras.encoder import Encoder
 from electra_keras.tasks.pretrained import load_pretrained
 
@@ -38,7 +38,8 @@ class TaskModel(keras.Model):
 
     Args:
         backbone: the encoder's `ModelConfig` (or its dict, or a preset name).
-        vocabulary: the vocab.txt path or token list of the tokenizer.
+        vocabulary: the tokenizer's vocabulary: a WordPiece vocab.txt path or
+            token list, or a SentencePiece .model (see `make_tokenizer`).
         lowercase: the vocabulary's casing.
         sequence_length: tokens per packed input.
         dropout_rate: dropout before the head; None uses the config's
@@ -57,7 +58,7 @@ class TaskModel(keras.Model):
         super().__init__(**kwargs)
         # === Layers ===
         config = ModelConfig.coerce(backbone)
-        self.tokenizer = WordPieceTokenizer(vocabulary, lowercase=lowercase, sequence_length=sequence_length)
+        self.tokenizer = make_tokenizer(vocabulary, lowercase=lowercase, sequence_length=sequence_length)
         if self.tokenizer.vocabulary_size != config.vocab_size:
             raise ValueError(
                 f"vocabulary: {self.tokenizer.vocabulary_size} tokens, but the encoder's "
@@ -77,7 +78,8 @@ class TaskModel(keras.Model):
 
         # === Config ===
         self.config = config
-        self.vocabulary = self.tokenizer.vocabulary
+        # What rebuilds the tokenizer: WordPiece tokens, or a SentencePiece model.
+        self.vocabulary = self.tokenizer.source
         self.lowercase = bool(lowercase)
         self.sequence_length = int(sequence_length)
         self.dropout_rate = float(dropout_rate)
@@ -109,7 +111,7 @@ class TaskModel(keras.Model):
         Example:
             baseline = TextClassifier.from_preset("electra-small", "vocab.txt", num_classes=2)
         """
-        vocab_size = len(WordPieceTokenizer(vocabulary).vocabulary)
+        vocab_size = make_tokenizer(vocabulary).vocabulary_size
         config = ModelConfig.from_preset(preset, vocab_size=vocab_size, **(config_overrides or {}))
         return cls(config, vocabulary, lowercase=lowercase, **kwargs)
 

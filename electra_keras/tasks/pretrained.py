@@ -25,6 +25,9 @@ from pathlib import Path
 
 from electra_keras.config import ModelConfig
 
+# A tokenizer found beside a model: WordPiece, then SentencePiece (ALBERT's name).
+VOCABULARY_FILES = ("vocab.txt", "spiece.model")
+
 
 @dataclasses.dataclass
 class Pretrained:
@@ -32,7 +35,8 @@ class Pretrained:
 
     Args:
         encoder: the loaded `Encoder` (its weights are copied into the task).
-        vocabulary: path of the vocab.txt, or the token list.
+        vocabulary: what `make_tokenizer` takes: a vocab.txt or spiece.model
+            path, or the token list.
         lowercase: the vocabulary's casing.
         source: where it came from, for messages.
     """
@@ -109,12 +113,13 @@ def load_pretrained(
             raise FileNotFoundError(f"{source}: no such .keras file")
         model = keras.saving.load_model(path)
         run_file = run_file or _find_run_file(path)
-        candidates = [path.parent / "huggingface" / path.stem / "vocab.txt", path.parent / "vocab.txt"]
+        candidates = [path.parent / "huggingface" / path.stem / name for name in VOCABULARY_FILES]
+        candidates += [path.parent / name for name in VOCABULARY_FILES]
     elif path.is_dir() and (path / "config.json").is_file():
         from electra_keras.convert import from_huggingface
 
         model = from_huggingface(path)
-        candidates = [path / "vocab.txt"]
+        candidates = [path / name for name in VOCABULARY_FILES]
         if lowercase is None:
             lowercase = _huggingface_lowercase(path)
     elif (path.is_dir() and (path / "checkpoint").is_file()) or Path(f"{path}.index").is_file():
@@ -122,7 +127,7 @@ def load_pretrained(
 
         model = from_official_tf1(str(path))
         folder = path if path.is_dir() else path.parent
-        candidates = [folder / "vocab.txt", folder.parent / "vocab.txt"]
+        candidates = [f / name for f in (folder, folder.parent) for name in VOCABULARY_FILES]
     else:
         raise FileNotFoundError(
             f"{source}: not a pretrained model. Expected a pretraining run folder "
@@ -141,7 +146,7 @@ def load_pretrained(
             found = run.get("vocabulary") or packages.bert_uncased_vocab()
         if found is None:
             raise FileNotFoundError(
-                f"{source}: no vocab.txt found with the model (looked in "
+                f"{source}: no vocab.txt or spiece.model found with the model (looked in "
                 f"{', '.join(str(s) for s in searched)}); pass vocabulary=PATH"
             )
         vocabulary = str(found)

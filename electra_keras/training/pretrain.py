@@ -63,7 +63,8 @@ class PretrainingOptions:
             default, else no evaluation.
         eval_data: an already prepared held-out TFRecord folder.
         eval_batches: batches per evaluation.
-        vocabulary: a vocab.txt; None is the BERT-uncased vocabulary.
+        vocabulary: a WordPiece vocab.txt or a SentencePiece .model (see
+            `build-vocab`); None is the BERT-uncased vocabulary.
         lowercase: how the vocabulary normalizes text.
         sequence_length, batch_size: examples per global batch.
         total_steps: optimizer steps of the whole run.
@@ -247,7 +248,7 @@ def truncate_metrics_log(path: Path, step: int) -> None:
 def _data_recipe(corpus, options: PretrainingOptions, vocabulary: str) -> dict[str, Any]:
     """What prepared examples depend on, in the terms `metadata.json` records."""
     from electra_keras.data.corpus import resolve_corpus
-    from electra_keras.data.tokenizer import load_vocabulary
+    from electra_keras.data.tokenizer import make_tokenizer
     from electra_keras.data.vocabulary import vocabulary_sha256
 
     return {
@@ -257,7 +258,7 @@ def _data_recipe(corpus, options: PretrainingOptions, vocabulary: str) -> dict[s
         "seed": options.seed,
         # ALBERT's sentence-order prediction needs two segments per example.
         "sentence_pairs": options.objective == "albert",
-        "vocabulary sha256": vocabulary_sha256(load_vocabulary(vocabulary)),
+        "vocabulary sha256": vocabulary_sha256(make_tokenizer(vocabulary).vocabulary),
     }
 
 
@@ -310,11 +311,11 @@ def _prepare_data(corpus, data_dir: Path, options: PretrainingOptions, vocabular
 def _check_prepared(data_dir: Path, options: PretrainingOptions, vocabulary: str) -> None:
     """Given folders (--data, --eval-data) must match the model's tokenizer."""
     from electra_keras.data.pretraining_data import load_metadata
-    from electra_keras.data.tokenizer import load_vocabulary
+    from electra_keras.data.tokenizer import make_tokenizer
     from electra_keras.data.vocabulary import vocabulary_sha256
 
     recorded = load_metadata(data_dir)
-    expected = vocabulary_sha256(load_vocabulary(vocabulary))
+    expected = vocabulary_sha256(make_tokenizer(vocabulary).vocabulary)
     if recorded["vocabulary"]["sha256"] != expected:
         raise ValueError(
             f"{data_dir} was prepared with another vocabulary (SHA-256 "
@@ -384,9 +385,9 @@ def _build_model(options: PretrainingOptions, vocabulary: str):
     return model
 
 
-def _export(model, out: Path, vocabulary: str) -> list[Path]:
+def _export(model, out: Path, vocabulary: str, lowercase: bool) -> list[Path]:
     from electra_keras.convert import to_huggingface
-    from electra_keras.convert.huggingface import UnsupportedArchitectureError
+    from electra_keras.convert.huggingface import UnsupportedArchitectureError, write_tokenizer_files
 
     written = []
     from electra_keras.pretraining import FINE_TUNED_PART
@@ -407,7 +408,7 @@ def _export(model, out: Path, vocabulary: str) -> list[Path]:
             # e.g. an ELECTRA with shared layers: the .keras file is the model.
             print(f"Not writing a transformers folder for {name}: {error}")
             continue
-        shutil.copyfile(vocabulary, folder / "vocab.txt")
+        write_tokenizer_files(vocabulary, folder, lowercase)
         written.append(folder)
     return written
 
@@ -502,7 +503,7 @@ def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callba
         )
 
     final_step = counter.step
-    written = _export(model, out, vocabulary) if options.export and chief else []
+    written = _export(model, out, vocabulary, options.lowercase) if options.export and chief else []
     if not chief:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return {
