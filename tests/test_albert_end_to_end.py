@@ -11,7 +11,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from electra_keras.cli import main as cli
 from electra_keras.data import packages, tasks

@@ -2,12 +2,10 @@
 
 import collections
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import electra_keras as ek
 from electra_keras.pretraining.albert import swap_segments
 from electra_keras.pretraining.masking import MaskingConfig, mask_batch, ngram_spans
 

@@ -399,3 +399,19 @@ def _lines(stream: BinaryIO, stats: CorpusStats) -> Iterator[str | None]:
             stats.repaired_lines += 1
         text = text.strip()
         yield text or None
+
+
+def reading_progress(files: Sequence[Path], verbose: bool = True, **kwargs):
+    """A progress bar over the bytes of `files`, for the passes that read a corpus.
+
+    `CorpusStats.bytes_read` is what to `update` it with.
+    """
+    import keras
+
+    return keras.utils.Progbar(
+        sum(f.stat().st_size for f in files),
+        verbose=1 if verbose else 0,
+        interval=0.5,
+        unit_name="byte",
+        **kwargs,
+    )

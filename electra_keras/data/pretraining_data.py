@@ -59,11 +59,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from electra_keras.data.corpus import CorpusStats, read_documents, resolve_corpus
+from electra_keras.data.corpus import CorpusStats, read_documents, reading_progress, resolve_corpus
 from electra_keras.data.tokenizer import make_tokenizer
 from electra_keras.data.vocabulary import vocabulary_sha256
 
@@ -211,13 +210,7 @@ def prepare_pretraining_data(
         sentence_pairs=bool(sentence_pairs),
     )
     chunks = _chunks(read_documents(files, stats.corpus))
-    progress = keras.utils.Progbar(
-        sum(f.stat().st_size for f in files),
-        verbose=1 if verbose else 0,
-        interval=0.5,
-        stateful_metrics=["examples"],
-        unit_name="byte",
-    )
+    progress = reading_progress(files, verbose, stateful_metrics=["examples"])
     paths = [out_dir / f"{SHARD_PREFIX}{i:05d}{SHARD_SUFFIX}" for i in range(num_shards)]
     writers = [tf.io.TFRecordWriter(os.fspath(path)) for path in paths]
     shard_sizes = [0] * num_shards

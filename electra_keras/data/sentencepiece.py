@@ -66,7 +66,7 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_text as tf_text  # noqa: E402
 from tensorflow_text.python.ops import sentencepiece_tokenizer as tf_text_sentencepiece  # noqa: E402
 
-from electra_keras.data.corpus import CorpusStats, read_documents, resolve_corpus  # noqa: E402
+from electra_keras.data.corpus import CorpusStats, read_documents, reading_progress, resolve_corpus  # noqa: E402
 from electra_keras.data.tokenizer import Tokenizer  # noqa: E402
 
 PAD_TOKEN = "<pad>"
@@ -264,12 +264,7 @@ def train_sentencepiece(
     files = resolve_corpus(corpus)
     out.parent.mkdir(parents=True, exist_ok=True)
     stats = CorpusStats()
-    progress = keras.utils.Progbar(
-        sum(f.stat().st_size for f in files),
-        verbose=1 if verbose else 0,
-        interval=0.5,
-        unit_name="byte",
-    )
+    progress = reading_progress(files, verbose)
     start = time.perf_counter()
     spm.set_random_generator_seed(0)
     try:
@@ -450,53 +445,16 @@ class SentencePieceTokenizer(Tokenizer):
         # transformers' Metaspace(prepend_scheme="always") does.
         return self._sentencepiece.tokenize(preprocess(texts, self.lowercase))
 
-    def detokenize(self, ids: Any, skip_special_tokens: bool = False) -> tf.Tensor:
-        """Joins pieces back into (preprocessed) text; drops `<pad>`.
-
-        `▁` becomes a space. Special tokens are written as their names between
-        spaces (`[CLS] hello [SEP]`), or dropped with `skip_special_tokens`.
-
-        Args:
-            ids: int ids, shape [tokens] or [batch, tokens] (dense or ragged).
-            skip_special_tokens: also drop [CLS], [SEP], [MASK] and `<unk>`.
-
-        Returns:
-            a tf.string scalar for 1-D ids, else a [batch] tf.string tensor.
-
-        Example:
-            >>> tok = SentencePieceTokenizer("spiece.model")  # doctest: +SKIP
-            >>> tok.detokenize(tok(["Hello World"])["token_ids"]).numpy()  # doctest: +SKIP
-            array([b'[CLS] hello world [SEP]'], dtype=object)
-        """
-        if not isinstance(ids, tf.RaggedTensor):
-            ids = tf.convert_to_tensor(ids)
-        if not ids.dtype.is_integer:
-            raise TypeError(f"`ids` must be integer token ids; got dtype {ids.dtype.name}")
-        ids = tf.cast(ids, tf.int32)
-        if ids.shape.rank not in (1, 2):
-            raise ValueError(f"`ids` must have shape [tokens] or [batch, tokens]; got {ids.shape}")
-        single = ids.shape.rank == 1
-        if single:
-            ids = tf.expand_dims(ids, 0)
-        if not isinstance(ids, tf.RaggedTensor):
-            ids = tf.RaggedTensor.from_tensor(ids)
-        dropped = [self.pad_token_id]
-        if skip_special_tokens:
-            dropped = [self._token_to_id[t] for t in SPECIAL_TOKENS]
-        keep = tf.reduce_all(
-            tf.not_equal(tf.expand_dims(ids.flat_values, -1), tf.constant(dropped, tf.int32)),
-            axis=-1,
-        )
-        ids = tf.ragged.boolean_mask(ids, ids.with_flat_values(keep))
-        # Specials stand apart as words; ordinary pieces join on "▁".
+    def _join(self, ids: tf.RaggedTensor) -> tf.Tensor:
+        # "▁" becomes a space; special tokens stand apart as words
+        # (`[CLS] hello world [SEP]`). The text is the preprocessed one.
         spelled = [
             f"{WORD_BOUNDARY}{piece}{WORD_BOUNDARY}" if piece in SPECIAL_TOKENS else piece
             for piece in self._vocabulary
         ]
         text = tf.strings.reduce_join(tf.gather(tf.constant(spelled), ids), axis=-1)
         text = tf.strings.regex_replace(text, f"{WORD_BOUNDARY}+", " ")
-        text = tf.strings.strip(text)
-        return text[0] if single else text
+        return tf.strings.strip(text)
 
     # -- serialization ------------------------------------------------------
 

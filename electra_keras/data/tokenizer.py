@@ -219,7 +219,8 @@ class Tokenizer(keras.layers.Layer):
     Subclasses (`WordPieceTokenizer`, `SentencePieceTokenizer`) set
     `special_tokens` (the names of [PAD], [UNK], [CLS], [SEP] and [MASK] in
     their vocabulary), fill `_vocabulary` and `_token_to_id`, and define
-    `_tokenize_text` (raw strings -> ids), `detokenize` and `source`. This
+    `_tokenize_text` (raw strings -> ids), `_join` (ids -> text), `source`,
+    `resources` and `write_vocabulary_file`. This
     class cuts literal special tokens out of the text, packs
     `[CLS] A [SEP] (B [SEP])` with `longest_first` truncation and right
     padding, and checks the inputs.
@@ -400,6 +401,49 @@ class Tokenizer(keras.layers.Layer):
         if scalar:
             outputs = {key: value[0] for key, value in outputs.items()}
         return outputs
+
+    def detokenize(self, ids: Any, skip_special_tokens: bool = False) -> tf.Tensor:
+        """Joins token ids back into text; drops padding.
+
+        Args:
+            ids: int ids, shape [tokens] or [batch, tokens] (dense or ragged).
+            skip_special_tokens: also drop [CLS], [SEP], [MASK] and the unknown token.
+
+        Returns:
+            a tf.string scalar for 1-D ids, else a [batch] tf.string tensor.
+
+        Example:
+            >>> tok = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+            ...                           "qu", "##ick", "fox"])
+            >>> tok.detokenize([2, 5, 6, 7, 3, 0]).numpy().decode()
+            '[CLS] quick fox [SEP]'
+        """
+        if not isinstance(ids, tf.RaggedTensor):
+            ids = tf.convert_to_tensor(ids)
+        if not ids.dtype.is_integer:
+            raise TypeError(f"`ids` must be integer token ids; got dtype {ids.dtype.name}")
+        ids = tf.cast(ids, tf.int32)
+        if ids.shape.rank not in (1, 2):
+            raise ValueError(f"`ids` must have shape [tokens] or [batch, tokens]; got {ids.shape}")
+        single = ids.shape.rank == 1
+        if single:
+            ids = tf.expand_dims(ids, 0)
+        if not isinstance(ids, tf.RaggedTensor):
+            ids = tf.RaggedTensor.from_tensor(ids)
+        dropped = [self.pad_token_id]
+        if skip_special_tokens:
+            dropped = [self._token_to_id[t] for t in self.special_tokens]
+        keep = tf.reduce_all(
+            tf.not_equal(tf.expand_dims(ids.flat_values, -1), tf.constant(dropped, tf.int32)),
+            axis=-1,
+        )
+        ids = tf.ragged.boolean_mask(ids, ids.with_flat_values(keep))
+        text = self._join(ids)
+        return text[0] if single else text
+
+    def _join(self, ids: tf.RaggedTensor) -> tf.Tensor:
+        """[batch, tokens] ids (padding dropped) -> [batch] text."""
+        raise NotImplementedError
 
     @staticmethod
     def _check_same_batch(texts: tf.Tensor, texts_b: tf.Tensor) -> tf.Tensor:
@@ -629,46 +673,11 @@ class WordPieceTokenizer(Tokenizer):
         words = words.with_flat_values(tf.where(too_long, UNK_TOKEN, words.flat_values))
         return tf.cast(self._wordpiece.tokenize(words).merge_dims(1, 2), tf.int32)
 
-    def detokenize(self, ids: Any, skip_special_tokens: bool = False) -> tf.Tensor:
-        """Joins wordpieces back into text: drops [PAD], merges "##" pieces.
-
-        Args:
-            ids: int ids, shape [tokens] or [batch, tokens] (dense or ragged).
-            skip_special_tokens: also drop [CLS], [SEP], [MASK] and [UNK].
-
-        Returns:
-            a tf.string scalar for 1-D ids, else a [batch] tf.string tensor.
-
-        Example:
-            >>> tok = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
-            ...                           "qu", "##ick", "fox"])
-            >>> tok.detokenize([2, 5, 6, 7, 3, 0]).numpy().decode()
-            '[CLS] quick fox [SEP]'
-        """
-        if not isinstance(ids, tf.RaggedTensor):
-            ids = tf.convert_to_tensor(ids)
-        if not ids.dtype.is_integer:
-            raise TypeError(f"`ids` must be integer token ids; got dtype {ids.dtype.name}")
-        ids = tf.cast(ids, tf.int32)
-        if ids.shape.rank not in (1, 2):
-            raise ValueError(f"`ids` must have shape [tokens] or [batch, tokens]; got {ids.shape}")
-        single = ids.shape.rank == 1
-        if single:
-            ids = tf.expand_dims(ids, 0)
-        if not isinstance(ids, tf.RaggedTensor):
-            ids = tf.RaggedTensor.from_tensor(ids)
-        dropped = [self.pad_token_id]
-        if skip_special_tokens:
-            dropped = [self._token_to_id[t] for t in SPECIAL_TOKENS]
-        keep = tf.reduce_all(
-            tf.not_equal(tf.expand_dims(ids.flat_values, -1), tf.constant(dropped, tf.int32)),
-            axis=-1,
-        )
-        ids = tf.ragged.boolean_mask(ids, ids.with_flat_values(keep))
+    def _join(self, ids: tf.RaggedTensor) -> tf.Tensor:
+        """Merges "##" pieces into their words."""
         words = tf.gather(tf.constant(self._vocabulary, dtype=tf.string), ids)
         text = tf.strings.reduce_join(words, axis=-1, separator=" ")
-        text = tf.strings.regex_replace(text, " ##", "")
-        return text[0] if single else text
+        return tf.strings.regex_replace(text, " ##", "")
 
     # -- serialization ------------------------------------------------------
 

@@ -25,7 +25,7 @@ import keras
 import tensorflow as tf
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
 
-from electra_keras.data.corpus import CorpusStats, read_documents, resolve_corpus
+from electra_keras.data.corpus import CorpusStats, read_documents, reading_progress, resolve_corpus
 from electra_keras.data.tokenizer import SPECIAL_TOKENS, WordPieceTokenizer
 
 # Sentences normalized and split per TensorFlow call: large enough that the
@@ -78,12 +78,7 @@ def build_wordpiece_vocabulary(
     stats = CorpusStats()
     # Only the normalizer and pre-tokenizer are used: the specials suffice.
     tokenizer = WordPieceTokenizer(list(SPECIAL_TOKENS), lowercase=lowercase)
-    progress = keras.utils.Progbar(
-        sum(f.stat().st_size for f in files),
-        verbose=1 if verbose else 0,
-        interval=0.5,
-        unit_name="byte",
-    )
+    progress = reading_progress(files, verbose)
     start = time.perf_counter()
     word_counts = learner.count_words(_word_batches(files, tokenizer, stats, progress))
     counted = time.perf_counter()
