@@ -24,43 +24,61 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import electra_keras as ek  # noqa: E402
+from electra_keras.pretraining.albert import swap_segments  # noqa: E402
 from electra_keras.pretraining.masking import MaskingConfig, mask_batch  # noqa: E402
 
 VOCAB, LENGTH, GLOBAL_BATCH = 60, 24, 8
 MASKING = MaskingConfig.electra(mask_token_id=4, special_token_ids=(0, 1, 2, 3, 4), vocab_size=VOCAB)
+ALBERT_MASKING = MaskingConfig.albert(mask_token_id=4, special_token_ids=(0, 1, 2, 3, 4), vocab_size=VOCAB)
 # No dropout: the only difference between the runs is how the batch is split.
 CONFIG = ek.ModelConfig.from_preset(
-    "tiny", vocab_size=VOCAB, max_position_embeddings=32, dropout_rate=0.0, attention_dropout_rate=0.0
+    "tiny", vocab_size=VOCAB, max_position_embeddings=32, dropout_rate=0.0, attention_dropout_rate=0.0,
+    classifier_dropout_rate=0.0,
+)
+# ALBERT: shared layers, a pooler for the sentence-order head.
+ALBERT_CONFIG = ek.ModelConfig.from_dict(
+    {**CONFIG.to_dict(), "family": "albert", "generator_size": None, "share": "all", "pooler": True}
 )
 
 
-def batches(count):
+def batches(count, albert=False):
     rng = np.random.RandomState(0)
     token_ids = rng.randint(5, VOCAB, size=(count * GLOBAL_BATCH, LENGTH)).astype("int32")
-    token_ids[:, 0], token_ids[:, -1] = 2, 3
+    segment_ids = np.zeros_like(token_ids)
     padding_mask = np.ones_like(token_ids)
-    for row in range(0, len(token_ids), 3):  # rows of different real lengths
-        padding_mask[row, LENGTH - 1 - row % 7 :] = 0
+    for row in range(len(token_ids)):
+        real = LENGTH - (row % 7 if row % 3 == 0 else 0)  # rows of different real lengths
+        padding_mask[row, real:] = 0
+        token_ids[row, [0, real - 1]] = 2, 3
+        if albert and row % 4:  # [CLS] A [SEP] B [SEP]; every 4th row has no B
+            token_ids[row, real // 2] = 3
+            segment_ids[row, real // 2 + 1 : real] = 1
     token_ids[padding_mask == 0] = 0
-    batch = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids), "padding_mask": padding_mask}
-    # Masks drawn once, in the pipeline, so every run sees the same ones.
+    batch = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+    # Swaps and masks drawn once, in the pipeline, so every run sees the same ones.
+    if albert:
+        batch = swap_segments(batch, seed=[3, 4])
+        return {key: np.asarray(value) for key, value in mask_batch(batch, ALBERT_MASKING, seed=[1, 2]).items()}
     return {key: np.asarray(value) for key, value in mask_batch(batch, MASKING, seed=[1, 2]).items()}
 
 
-def build(strategy, optimizer):
+def build(strategy, optimizer, albert=False):
     keras.utils.set_random_seed(0)
     with strategy.scope():
-        # A tiny temperature makes sampling an argmax: the Gumbel noise each
-        # replica draws cannot change which token is sampled.
-        model = ek.ElectraPretrainer(CONFIG, masking=MASKING, temperature=1e-6)
+        if albert:
+            model = ek.AlbertPretrainer(ALBERT_CONFIG, masking=ALBERT_MASKING)
+        else:
+            # A tiny temperature makes sampling an argmax: the Gumbel noise each
+            # replica draws cannot change which token is sampled.
+            model = ek.ElectraPretrainer(CONFIG, masking=MASKING, temperature=1e-6)
         model.compile(optimizer=optimizer())
     return model
 
 
-def one_step(strategy, weights):
-    model = build(strategy, lambda: keras.optimizers.SGD(learning_rate=0.5))
+def one_step(strategy, weights, albert=False):
+    model = build(strategy, lambda: keras.optimizers.SGD(learning_rate=0.5), albert)
     model.set_weights(weights)
-    data = tf.data.Dataset.from_tensor_slices(batches(1)).batch(GLOBAL_BATCH)
+    data = tf.data.Dataset.from_tensor_slices(batches(1, albert)).batch(GLOBAL_BATCH)
     history = model.fit(data, epochs=1, verbose=0).history
     return model.get_weights(), history["loss"][0]
 
@@ -75,6 +93,15 @@ if mode == "replicas":
     diff = max(float(np.max(np.abs(a - b))) for a, b in zip(single, double))
     result = {"replicas": 2, "max_weight_diff": diff, "max_update": moved,
               "loss_1": float(single_loss), "loss_2": float(double_loss)}
+    # ALBERT's MLM + SOP: the SOP mean counts only the rows with a segment B.
+    initial = build(tf.distribute.get_strategy(), keras.optimizers.SGD, albert=True).get_weights()
+    single, single_loss = one_step(tf.distribute.get_strategy(), initial, albert=True)
+    double, double_loss = one_step(mirrored, initial, albert=True)
+    result.update(
+        albert_max_update=max(float(np.max(np.abs(a - b))) for a, b in zip(single, initial)),
+        albert_max_weight_diff=max(float(np.max(np.abs(a - b))) for a, b in zip(single, double)),
+        albert_loss_1=float(single_loss), albert_loss_2=float(double_loss),
+    )
 elif mode == "worker":
     strategy = make_strategy("multi_worker")
     model = build(strategy, lambda: ek.optimizers.electra_adamw(1e-3, total_steps=10, warmup_steps=2))

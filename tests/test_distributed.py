@@ -36,6 +36,10 @@ def test_two_replicas_take_the_same_step_as_one_device(tmp_path):
     assert result["max_update"] > 1e-3
     assert result["max_weight_diff"] <= 1e-5, result
     assert abs(result["loss_1"] - result["loss_2"]) <= 1e-5 * abs(result["loss_1"])
+    # ALBERT (MLM + SOP, shared layers) too.
+    assert result["albert_max_update"] > 1e-3
+    assert result["albert_max_weight_diff"] <= 1e-5, result
+    assert abs(result["albert_loss_1"] - result["albert_loss_2"]) <= 1e-5 * abs(result["albert_loss_1"])
 
 
 def free_ports(count):
