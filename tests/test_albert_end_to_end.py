@@ -85,15 +85,16 @@ def classifier(run):
     model = TextClassifier.from_pretrained(run, label_names=["negative", "positive"], sequence_length=64,
                                            dropout_rate=0.0)
     model.compile(optimizer=finetune_adamw(model, learning_rate=3e-3, total_steps=None, layer_decay=1.0))
-    history = model.fit(texts, labels[chosen], epochs=12, batch_size=16, verbose=0)
-    model.history_ = history.history
-    model.accuracy_ = model.evaluate(texts, labels[chosen], verbose=0, return_dict=True)["accuracy"]
+    model.before_ = model.evaluate(texts, labels[chosen], verbose=0, return_dict=True)
+    # 12 passes over the 64 examples as one epoch (Keras' per-epoch overhead dominates tiny runs).
+    model.fit(texts * 12, np.tile(labels[chosen], 12), epochs=1, batch_size=16, verbose=0)
+    model.after_ = model.evaluate(texts, labels[chosen], verbose=0, return_dict=True)
     return model
 
 
 def test_fine_tunes_on_sentiment_and_round_trips(classifier, tmp_path):
-    assert classifier.history_["loss"][-1] < 0.5 * classifier.history_["loss"][0]
-    assert classifier.accuracy_ >= 0.9
+    assert classifier.after_["loss"] < 0.5 * classifier.before_["loss"]
+    assert classifier.after_["accuracy"] >= 0.9 > classifier.before_["accuracy"] + 0.2
     assert type(classifier.tokenizer).__name__ == "SentencePieceTokenizer"
     classifier.save(tmp_path / "clf.keras")
     loaded = keras.saving.load_model(tmp_path / "clf.keras")
