@@ -18,7 +18,7 @@ Layout of `out`:
     metrics.jsonl         one line per log step
     run.json              the options of the run
     discriminator.keras, generator.keras (or masked_lm.keras, albert.keras)
-    huggingface/          the same as transformers folders, with vocab.txt
+    huggingface/          the same as transformers folders, with vocab.txt or spiece.model
 """
 
 from __future__ import annotations
@@ -388,10 +388,9 @@ def _build_model(options: PretrainingOptions, vocabulary: str):
 def _export(model, out: Path, vocabulary: str, lowercase: bool) -> list[Path]:
     from electra_keras.convert import to_huggingface
     from electra_keras.convert.huggingface import UnsupportedArchitectureError, write_tokenizer_files
-
-    written = []
     from electra_keras.pretraining import FINE_TUNED_PART
 
+    written = []
     if hasattr(model, "discriminator"):
         parts = {"discriminator": model.discriminator, "generator": model.generator}
     elif hasattr(model, "masked_lm"):
