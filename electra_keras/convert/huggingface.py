@@ -293,7 +293,8 @@ def config_to_huggingface(config: ModelConfig, architecture: str) -> dict[str, A
         if config.share in ("attention", "ffn"):
             problems.append(f"share={config.share!r} (ALBERT in transformers shares whole layers)")
         if not config.projects_embeddings:
-            problems.append("no embedding projection (transformers' ALBERT always has one)")
+            problems.append("no embedding projection (transformers' ALBERT always has one; "
+                            "embedding_projection=True adds it when embedding_size == hidden_size)")
         if config.share == "groups":
             groups, inner = config.num_hidden_groups, config.inner_group_num
         elif config.share == "none":
