@@ -81,6 +81,7 @@ from common import (  # noqa: E402
     format_machine,
     machine_description,
     print_tables,
+    random_pairs,
     seconds,
     tensorflow_matmul_peak,
 )
@@ -114,24 +115,6 @@ def peak_resident_mib() -> float:
 
 def size_of(path: Path) -> int:
     return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-
-
-def unmasked_pairs(tokenizer, batch_size: int, length: int, seed: int) -> dict:
-    """One batch of full-length `[CLS] A [SEP] B [SEP]` rows of random word pieces."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    # Ids below 1000 are [PAD], [unused*] and the special tokens of the BERT vocabulary.
-    first_ordinary = min(1000, tokenizer.vocabulary_size // 2)
-    token_ids = rng.integers(first_ordinary, tokenizer.vocabulary_size, size=(batch_size, length)).astype("int32")
-    segment_ids = np.zeros((batch_size, length), "int32")
-    for row in range(batch_size):
-        split = int(rng.integers(length // 4, 3 * length // 4))
-        token_ids[row, 0] = tokenizer.cls_token_id
-        token_ids[row, split] = tokenizer.sep_token_id
-        token_ids[row, -1] = tokenizer.sep_token_id
-        segment_ids[row, split + 1 :] = 1
-    return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": np.ones_like(token_ids)}
 
 
 def training_flops_per_sequence(config, length: int, num_predictions: int) -> int:
@@ -184,7 +167,7 @@ def measure(name: str, args) -> dict:
     model.make_train_function()
 
     batches = [
-        model.mask(unmasked_pairs(tokenizer, args.batch_size, args.sequence_length, seed=index),
+        model.mask(random_pairs(tokenizer, args.batch_size, args.sequence_length, np.random.default_rng(index)),
                    seed=tf.constant([0, index], tf.int64))
         for index in range(args.distinct_batches)
     ]

@@ -217,3 +217,31 @@ def print_tables(title: str, headers: Sequence[str], rows: Sequence[Sequence[obj
     if markdown:
         print()
         print(markdown_table(headers, rows))
+
+
+# --- inputs ----------------------------------------------------------------------
+
+
+def random_pairs(tokenizer, batch_size: int, length: int, rng) -> dict:
+    """One batch of full-length `[CLS] A [SEP] B [SEP]` rows of random word
+    pieces (pretraining packs examples to the full length), split at a random
+    point in the middle half; int32 NumPy arrays.
+
+    Args:
+        tokenizer: gives the vocabulary size and the [CLS]/[SEP] ids.
+        rng: a `numpy.random.Generator`, drawn from in order.
+    """
+    import numpy as np
+
+    # Ids below 1000 are [PAD], [unused*] and the special tokens of the BERT
+    # vocabulary; above are ordinary word pieces.
+    first_ordinary = min(1000, tokenizer.vocabulary_size // 2)
+    token_ids = rng.integers(first_ordinary, tokenizer.vocabulary_size, size=(batch_size, length)).astype("int32")
+    segment_ids = np.zeros((batch_size, length), "int32")
+    for row in range(batch_size):
+        split = int(rng.integers(length // 4, 3 * length // 4))
+        token_ids[row, 0] = tokenizer.cls_token_id
+        token_ids[row, split] = tokenizer.sep_token_id
+        token_ids[row, -1] = tokenizer.sep_token_id
+        segment_ids[row, split + 1 :] = 1
+    return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": np.ones_like(token_ids)}

@@ -90,6 +90,7 @@ from common import (  # noqa: E402
     format_machine,
     machine_description,
     markdown_table,
+    random_pairs,
     seconds,
     tensorflow_matmul_peak,
     text_table,
@@ -160,25 +161,9 @@ def synthetic_batches(tokenizer, masking, batch_size: int, count: int, seed: int
     from electra_keras.pretraining import mask_batch
 
     rng = np.random.default_rng(seed)
-    length = SEQUENCE_LENGTH
-    # Ids below 1000 are [PAD], [unused*] and the special tokens in the BERT
-    # vocabulary; above are ordinary word pieces.
-    first_ordinary = min(1000, tokenizer.vocabulary_size // 2)
     batches = []
     for index in range(count):
-        token_ids = rng.integers(first_ordinary, tokenizer.vocabulary_size, size=(batch_size, length))
-        segment_ids = np.zeros((batch_size, length), np.int32)
-        for row in range(batch_size):
-            split = int(rng.integers(length // 4, 3 * length // 4))
-            token_ids[row, 0] = tokenizer.cls_token_id
-            token_ids[row, split] = tokenizer.sep_token_id
-            token_ids[row, -1] = tokenizer.sep_token_id
-            segment_ids[row, split + 1 :] = 1
-        batch = {
-            "token_ids": tf.constant(token_ids, tf.int32),
-            "segment_ids": tf.constant(segment_ids),
-            "padding_mask": tf.ones((batch_size, length), tf.int32),
-        }
+        batch = random_pairs(tokenizer, batch_size, SEQUENCE_LENGTH, rng)
         masked = mask_batch(batch, masking, seed=tf.constant([seed, index], tf.int64))
         batches.append({name: value.numpy() for name, value in masked.items()})
     return batches
