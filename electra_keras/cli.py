@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -73,6 +74,11 @@ def convert(args) -> int:
 def info(args) -> int:
     from electra_keras.config import ModelConfig, describe_presets
 
+    if args.recipes:
+        from electra_keras.training.recipes import describe_recipes
+
+        print(describe_recipes())
+        return 0
     if args.preset is None:
         print(describe_presets())
         return 0
@@ -139,38 +145,42 @@ def _config_overrides(pairs: list[str]) -> dict:
     return overrides
 
 
+# `electra-keras pretrain` flag -> PretrainingOptions field, for the flags
+# whose value is taken as given (the others are converted below).
+PRETRAIN_FLAGS = {
+    "out": "out", "preset": "preset", "objective": "objective", "share": "share", "data": "data",
+    "eval_data": "eval_data", "eval_batches": "eval_batches", "vocabulary": "vocabulary",
+    "vocabulary_size": "vocabulary_size", "sequence_length": "sequence_length",
+    "batch_size": "batch_size", "steps": "total_steps", "learning_rate": "learning_rate",
+    "warmup_steps": "warmup_steps", "checkpoint_every": "checkpoint_every",
+    "keep_checkpoints": "keep_checkpoints", "log_every": "log_every", "strategy": "strategy",
+    "tpu": "tpu", "mixed_precision": "precision", "gradient_accumulation": "gradient_accumulation",
+    "masking_rate": "masking_rate", "weight_tying": "weight_tying",
+    "rtd_weight": "rtd_weight", "seed": "seed",
+}
+
+
 def pretrain(args) -> int:
     from electra_keras.training.pretrain import PretrainingOptions, pretrain as run
+    from electra_keras.training.recipes import recipe
 
-    options = PretrainingOptions(
-        out=args.out,
-        preset=args.preset,
-        objective=args.objective,
-        share=args.share,
-        corpus=args.corpus or None,
-        data=args.data,
-        eval_corpus=args.eval_corpus or None,
-        eval_data=args.eval_data,
-        eval_batches=args.eval_batches,
-        vocabulary=args.vocabulary,
-        lowercase=not args.cased,
-        sequence_length=args.sequence_length,
-        batch_size=args.batch_size,
-        total_steps=args.steps,
-        learning_rate=args.learning_rate,
-        warmup_steps=args.warmup_steps,
-        checkpoint_every=args.checkpoint_every,
-        keep_checkpoints=args.keep_checkpoints,
-        log_every=args.log_every,
-        strategy=args.strategy,
-        tpu=args.tpu,
-        precision=args.mixed_precision,
-        xla=args.xla,
-        gradient_accumulation=args.gradient_accumulation,
-        masking_rate=args.masking_rate,
-        seed=args.seed,
-        config=_config_overrides(args.config),
-    )
+    # Only what was given on the command line: it overrides the recipe's value,
+    # and without a recipe PretrainingOptions supplies the rest.
+    given = {field: getattr(args, flag) for flag, field in PRETRAIN_FLAGS.items() if getattr(args, flag) is not None}
+    if args.corpus:
+        given["corpus"] = args.corpus
+    if args.eval_corpus:
+        given["eval_corpus"] = args.eval_corpus
+    if args.cased:
+        given["lowercase"] = False
+    if args.xla:
+        given["xla"] = True
+    if args.config:
+        given["config"] = _config_overrides(args.config)
+    if args.recipe:
+        options, _ = recipe(args.recipe, **given)
+    else:
+        options = PretrainingOptions(**given)
     summary = run(options)
     print(json.dumps(summary, indent=2))
     return 0
@@ -387,11 +397,20 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser = commands.add_parser(
         "pretrain", help="pretrain ELECTRA, ALBERT or plain MLM; re-running on the same --out resumes"
     )
+    from electra_keras.training.pretrain import PretrainingOptions
+
+    defaults = {field.name: field.default for field in dataclasses.fields(PretrainingOptions)}
+
+    def default(field: str) -> str:
+        return f"(default: {defaults[field]})"
+
     train_parser.add_argument("--out", required=True, help="run folder (checkpoints, logs, final models)")
-    train_parser.add_argument("--preset", default="electra-small")
-    train_parser.add_argument("--objective", default="electra", choices=["electra", "mlm", "albert"],
+    train_parser.add_argument("--recipe", help="start from a named recipe's options (electra-keras info "
+                                               "--recipes lists them); the flags below override it")
+    train_parser.add_argument("--preset", help="model preset " + default("preset"))
+    train_parser.add_argument("--objective", choices=["electra", "mlm", "albert"],
                               help="electra: replaced-token detection; mlm: BERT's masked LM; "
-                                   "albert: n-gram masked LM + sentence-order prediction")
+                                   "albert: n-gram masked LM + sentence-order prediction " + default("objective"))
     train_parser.add_argument("--share", help=share_help + " (default: the preset's; ALBERT presets: all)")
     train_parser.add_argument("--corpus", nargs="*", help=corpus_help)
     train_parser.add_argument("--data", help="an already prepared TFRecord folder (skips preparation)")
@@ -399,27 +418,38 @@ def build_parser() -> argparse.ArgumentParser:
                               help="held-out text evaluated at every checkpoint (default with the "
                                    "default corpus: WikiText-2 valid)")
     train_parser.add_argument("--eval-data", help="an already prepared held-out TFRecord folder")
-    train_parser.add_argument("--eval-batches", type=int, default=20)
+    train_parser.add_argument("--eval-batches", type=int, help="held-out batches " + default("eval_batches"))
     train_parser.add_argument("--vocabulary",
                               help="vocab.txt or SentencePiece .model (default: BERT uncased vocab.txt)")
-    train_parser.add_argument("--cased", action="store_true")
-    train_parser.add_argument("--sequence-length", type=int, default=128)
-    train_parser.add_argument("--batch-size", type=int, default=128, help="global batch size")
-    train_parser.add_argument("--steps", type=int, default=1000, help="total optimizer steps")
-    train_parser.add_argument("--learning-rate", type=float, help="peak (default: the paper's for the preset)")
-    train_parser.add_argument("--warmup-steps", type=int)
-    train_parser.add_argument("--checkpoint-every", type=int, default=500)
-    train_parser.add_argument("--keep-checkpoints", type=int, default=3)
-    train_parser.add_argument("--log-every", type=int, default=50)
-    train_parser.add_argument("--strategy", default="auto",
-                              choices=["auto", "one_device", "mirrored", "multi_worker", "tpu"])
+    train_parser.add_argument("--vocabulary-size", type=int,
+                              help="instead of --vocabulary: learn a WordPiece vocabulary of this size "
+                                   "from the corpus into OUT/vocab.txt")
+    train_parser.add_argument("--cased", action="store_true", help="keep case and accents")
+    train_parser.add_argument("--sequence-length", type=int, help=default("sequence_length"))
+    train_parser.add_argument("--batch-size", type=int, help="global batch size " + default("batch_size"))
+    train_parser.add_argument("--steps", type=int, help="total optimizer steps " + default("total_steps"))
+    train_parser.add_argument("--learning-rate", type=float,
+                              help="peak (default: the paper's for the preset: 5e-4 Small, else 2e-4)")
+    train_parser.add_argument("--warmup-steps", type=int, help="(default: 10,000 or 10%% of the steps)")
+    train_parser.add_argument("--checkpoint-every", type=int, help=default("checkpoint_every"))
+    train_parser.add_argument("--keep-checkpoints", type=int, help=default("keep_checkpoints"))
+    train_parser.add_argument("--log-every", type=int, help=default("log_every"))
+    train_parser.add_argument("--strategy", choices=["auto", "one_device", "mirrored", "multi_worker", "tpu"],
+                              help=default("strategy"))
     train_parser.add_argument("--tpu", help="TPU name or address for --strategy tpu")
-    train_parser.add_argument("--mixed-precision", default="float32",
-                              choices=["float32", "mixed_bfloat16", "mixed_float16"])
+    train_parser.add_argument("--mixed-precision", choices=["float32", "mixed_bfloat16", "mixed_float16"],
+                              help=default("precision"))
     train_parser.add_argument("--xla", action="store_true", help="compile the train step with XLA")
     train_parser.add_argument("--gradient-accumulation", type=int, help="batches per optimizer update")
-    train_parser.add_argument("--masking-rate", type=float, default=0.15)
-    train_parser.add_argument("--seed", type=int, default=0)
+    train_parser.add_argument("--masking-rate", type=float, help=default("masking_rate"))
+    train_parser.add_argument("--weight-tying", choices=["embeddings", "none", "gdes", "all"],
+                              help="ELECTRA: what generator and discriminator share: the embedding block "
+                                   "(embeddings, the paper's), nothing (none), DeBERTaV3's "
+                                   "gradient-disentangled embeddings (gdes), or the whole encoder (all; "
+                                   "needs --config generator_size=1.0) " + default("weight_tying"))
+    train_parser.add_argument("--rtd-weight", type=float,
+                              help="ELECTRA: lambda, the weight of the discriminator loss " + default("rtd_weight"))
+    train_parser.add_argument("--seed", type=int, help=default("seed"))
     train_parser.add_argument("--config", action="append", metavar="FIELD=VALUE",
                               help="override a ModelConfig field of the preset (repeatable)")
     train_parser.set_defaults(run=pretrain)
@@ -496,6 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     info_parser = commands.add_parser("info", help="list presets, or describe one")
     info_parser.add_argument("--preset")
+    info_parser.add_argument("--recipes", action="store_true",
+                             help="list the pretraining recipes (pretrain --recipe NAME)")
     info_parser.add_argument("--share", help=share_help)
     info_parser.add_argument("--config", action="append", metavar="FIELD=VALUE",
                              help="override a config field, e.g. --config num_hidden_groups=2")

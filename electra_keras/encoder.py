@@ -19,9 +19,12 @@ from electra_keras.layers.embeddings import truncated_normal
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
 
-def embeddings_for(config: ModelConfig, name: str = "embeddings", dtype=None) -> Embeddings:
+def embeddings_for(
+    config: ModelConfig, name: str = "embeddings", dtype=None, word_embeddings_base=None
+) -> Embeddings:
     """The embedding block a config describes (built, so it can be shared)."""
     embeddings = Embeddings(
+        word_embeddings_base=word_embeddings_base,
         vocab_size=config.vocab_size,
         embedding_size=config.embedding_size,
         max_position_embeddings=config.max_position_embeddings,

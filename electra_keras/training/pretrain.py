@@ -64,7 +64,11 @@ class PretrainingOptions:
         eval_data: an already prepared held-out TFRecord folder.
         eval_batches: batches per evaluation.
         vocabulary: a WordPiece vocab.txt or a SentencePiece .model (see
-            `build-vocab`); None is the BERT-uncased vocabulary.
+            `build-vocab`); None is the BERT-uncased vocabulary, or with
+            `vocabulary_size` one learned from the corpus.
+        vocabulary_size: with no `vocabulary`, learn a WordPiece vocabulary
+            of at most this many tokens from `corpus` into `out/vocab.txt`
+            (once: a resumed run reuses it).
         lowercase: how the vocabulary normalizes text.
         sequence_length, batch_size: examples per global batch.
         total_steps: optimizer steps of the whole run.
@@ -77,6 +81,9 @@ class PretrainingOptions:
         xla: compile the train step with XLA (jit_compile).
         gradient_accumulation: batches averaged per optimizer update.
         masking_rate: fraction of tokens masked.
+        weight_tying: ELECTRA only: "embeddings", "none", "gdes" or "all"
+            (see `ElectraPretrainer`).
+        rtd_weight: ELECTRA only: lambda, the discriminator loss weight.
         seed: data order, masks and initialization.
         config: ModelConfig fields overriding the preset (e.g. tiny test sizes).
         export: write the final .keras and transformers models.
@@ -92,6 +99,7 @@ class PretrainingOptions:
     eval_data: str | None = None
     eval_batches: int = 20
     vocabulary: str | None = None
+    vocabulary_size: int | None = None
     lowercase: bool = True
     sequence_length: int = 128
     batch_size: int = 128
@@ -107,6 +115,8 @@ class PretrainingOptions:
     xla: bool = False
     gradient_accumulation: int | None = None
     masking_rate: float = 0.15
+    weight_tying: str = "embeddings"
+    rtd_weight: float = 50.0
     seed: int = 0
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
     export: bool = True
@@ -121,8 +131,51 @@ class PretrainingOptions:
                      "keep_checkpoints", "log_every"):
             if getattr(self, name) < 1:
                 problems.append(f"{name}={getattr(self, name)}: expected a positive integer")
+        if self.vocabulary is not None and self.vocabulary_size is not None:
+            problems.append("pass vocabulary (a file) or vocabulary_size (learn one from the corpus), not both")
         if problems:
             raise ValueError("Invalid pretraining options: " + "; ".join(problems))
+
+    def vocabulary_path(self) -> str:
+        """The run's vocabulary: given, learned into out/vocab.txt, or BERT-uncased."""
+        from electra_keras.data import packages
+
+        if self.vocabulary is not None:
+            return str(self.vocabulary)
+        if self.vocabulary_size is not None:
+            return str(Path(self.out) / LEARNED_VOCABULARY)
+        return str(packages.bert_uncased_vocab())
+
+
+# Where a run keeps the vocabulary it learned from its corpus (vocabulary_size).
+LEARNED_VOCABULARY = "vocab.txt"
+# How long a worker waits for the chief to learn the vocabulary.
+VOCABULARY_WAIT_SECONDS = 3600
+
+
+def _learned_vocabulary(options: PretrainingOptions, chief: bool) -> str:
+    """Learns the run's WordPiece vocabulary from its corpus once (on the chief)."""
+    from electra_keras.data.vocabulary import build_wordpiece_vocabulary, write_vocabulary
+
+    path = Path(options.vocabulary_path())
+    if path.is_file():
+        print(f"Reusing the vocabulary learned earlier: {path}")
+        return str(path)
+    if chief:
+        print(f"Learning a {options.vocabulary_size:,}-token WordPiece vocabulary from the corpus")
+        tokens = build_wordpiece_vocabulary(
+            options.corpus, vocabulary_size=options.vocabulary_size, lowercase=options.lowercase
+        )
+        partial = path.with_suffix(".partial")
+        write_vocabulary(tokens, partial)
+        partial.replace(path)
+        return str(path)
+    deadline = time.monotonic() + VOCABULARY_WAIT_SECONDS
+    while not path.is_file():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the chief did not write {path} within {VOCABULARY_WAIT_SECONDS} s")
+        time.sleep(5)
+    return str(path)
 
 
 class StepCounter(keras.callbacks.Callback):
@@ -370,9 +423,12 @@ def _build_model(options: PretrainingOptions, vocabulary: str):
         config.setdefault("generator_size", None)
     if options.objective == "albert":
         config.setdefault("pooler", True)  # the SOP head reads the pooled [CLS]
+    arguments = {}
+    if options.objective == "electra":
+        arguments = {"weight_tying": options.weight_tying, "rtd_weight": options.rtd_weight}
     model = model_class.from_preset(
         options.preset, vocabulary=vocabulary, lowercase=options.lowercase,
-        masking_rate=options.masking_rate, **config,
+        masking_rate=options.masking_rate, **config, **arguments,
     )
     learning_rate = options.learning_rate or DEFAULT_LEARNING_RATES.get(options.preset, 2e-4)
     optimizer = electra_adamw(
@@ -392,7 +448,7 @@ def _export(model, out: Path, vocabulary: str, lowercase: bool) -> list[Path]:
 
     written = []
     if hasattr(model, "discriminator"):
-        parts = {"discriminator": model.discriminator, "generator": model.generator}
+        parts = {"discriminator": model.fine_tunable_discriminator(), "generator": model.generator}
     elif hasattr(model, "masked_lm"):
         parts = {"masked_lm": model.masked_lm}
     else:
@@ -418,7 +474,6 @@ def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callba
     Example:
         pretrain(PretrainingOptions(out="runs/small", preset="electra-small", total_steps=10_000))
     """
-    from electra_keras.data import packages
     from electra_keras.data.pretraining_data import pretraining_dataset
 
     # The strategy first: multi-worker collectives must be set up before
@@ -429,7 +484,10 @@ def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callba
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(options.seed)
 
-    vocabulary = str(options.vocabulary or packages.bert_uncased_vocab())
+    if options.vocabulary is None and options.vocabulary_size is not None:
+        vocabulary = _learned_vocabulary(options, chief)
+    else:
+        vocabulary = options.vocabulary_path()
     data_dir, eval_dir = _datasets(options, out, vocabulary, chief)
 
     with strategy.scope():
@@ -513,6 +571,54 @@ def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callba
         "last_metrics": _last_record(metrics_path, evaluation=False),
         "last_evaluation": _last_record(metrics_path, evaluation=True),
     }
+
+
+def restore_checkpoint(model, path: str) -> None:
+    """Restores a run's checkpoint into a model built from the run's options.
+
+    The checkpoint holds the model's weights by way of the optimizer (Keras 3
+    models reach tf.train.Checkpoint through the optimizer's variable list),
+    so the optimizer is built first and restored with the model; every
+    variable of both must be found.
+    """
+    model.optimizer.build(model.trainable_variables)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+    checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
+
+
+def export_checkpoint(run: str | Path, step: int | None = None, out: str | Path | None = None) -> Path:
+    """Writes one checkpoint of a run as a run folder of its own, to fine-tune or ship.
+
+    The models are rebuilt from the run's `run.json`, the checkpoint of
+    `step` (None: the latest) is restored into them, and `out` (default
+    `run/step-N`) gets what a finished run writes (`discriminator.keras`,
+    `generator.keras`, `huggingface/`) and a `run.json`, so that
+    `TextClassifier.from_pretrained(out)` and `electra-keras finetune --init
+    out` take it like a run.
+
+    Example:
+        export_checkpoint("runs/small", step=2000)   # -> runs/small/step-2000
+    """
+    run = Path(run)
+    options = PretrainingOptions(**json.loads((run / "run.json").read_text()))
+    state = tf.train.get_checkpoint_state(str(run / "checkpoints"))
+    kept = {int(path.rsplit("-", 1)[1]): path for path in (state.all_model_checkpoint_paths if state else [])}
+    if not kept:
+        raise FileNotFoundError(f"{run}: no checkpoints in {run / 'checkpoints'}")
+    step = max(kept) if step is None else step
+    if step not in kept:
+        raise FileNotFoundError(f"{run}: no checkpoint of step {step}; kept: {sorted(kept)}")
+    vocabulary = options.vocabulary_path()
+    model = _build_model(options, vocabulary)
+    restore_checkpoint(model, kept[step])
+    out = Path(out) if out is not None else run / f"step-{step}"
+    out.mkdir(parents=True, exist_ok=True)
+    _export(model, out, vocabulary, options.lowercase)
+    recorded = dataclasses.asdict(options)
+    # The snapshot names the run's vocabulary file: it learns none of its own.
+    recorded.update(out=str(out), total_steps=step, vocabulary=vocabulary, vocabulary_size=None)
+    (out / "run.json").write_text(json.dumps(recorded, indent=2) + "\n")
+    return out
 
 
 def _last_record(path: Path, evaluation: bool) -> dict:

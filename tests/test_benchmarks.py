@@ -1,0 +1,54 @@
+"""Every benchmark script runs in its --quick mode, so none breaks unnoticed.
+
+They run in this process (TensorFlow is imported once); the figures they
+print are not asserted, only that they ran end to end and wrote what they
+promise.
+"""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name):
+    sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pretraining_diagnosis_quick(tmp_path):
+    out = tmp_path / "diagnosis.json"
+    assert load("pretraining_diagnosis").main(["--quick", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    rows = report["checkpoints"]
+    assert [row["step"] for row in rows] == [0, 2, 4]
+    for row in rows:
+        assert -1 <= row["token_cosine"] <= 1 and 0 <= row["rtd_auc"] <= 1
+        assert row["discriminator_rtd"] > 0 and row["generator_mlm"] > 0 and 0 < row["clip_factor"] <= 1
+        # The generator gets no gradient from the discriminator's loss, only from its own.
+        assert row["generator_rtd"] == 0 and row["discriminator_mlm"] == 0
+    assert rows[0]["shared_moved"] == 0 and rows[1]["discriminator_moved"] > 0
+    assert 0 < report["vocabulary"]["rows_used"] < report["vocabulary"]["vocab_size"]
+
+
+def test_pretraining_pays_quick(tmp_path):
+    out, plot = tmp_path / "pays.json", tmp_path / "pays.png"
+    assert load("pretraining_pays").main(["--quick", "--json", str(out), "--plot", str(plot)]) == 0
+    summary = json.loads(out.read_text())
+    assert set(summary) == {"sentiment", "trec"}
+    for entry in summary.values():
+        assert set(entry) == {"pretrained", "random_init", "tfidf", "pretraining_minutes"}
+        assert len(entry["pretrained"]) == len(entry["random_init"]) == 1
+        assert all(0 <= value <= 1 for value in entry["pretrained"] + entry["random_init"])
+        assert 0.7 < entry["tfidf"] < 1  # TF-IDF is a real baseline on the real splits
+    curve = json.loads(out.with_name("pays_curve.json").read_text())
+    assert [budget["step"] for budget in curve["tasks"]["trec"]["budgets"]] == [4, 8]
+    assert curve["flops_per_step"] > 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
