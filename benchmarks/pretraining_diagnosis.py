@@ -60,13 +60,12 @@ def parse_args(argv=None):
 
 def load_run(run_dir: Path):
     """(options, model, vocabulary) of a run, the model built as the run built it."""
-    from electra_keras.data import packages
     from electra_keras.training.pretrain import PretrainingOptions, _build_model
 
     options = PretrainingOptions(**json.loads((run_dir / "run.json").read_text()))
     if options.objective != "electra":
         raise SystemExit(f"{run_dir}: objective {options.objective!r}; this diagnosis is for ELECTRA runs")
-    vocabulary = str(options.vocabulary or packages.bert_uncased_vocab())
+    vocabulary = options.vocabulary_path()
     import keras
 
     keras.utils.set_random_seed(options.seed)
@@ -136,8 +135,15 @@ def gradient_norms(model, batches) -> dict:
                 sums.setdefault(f"{group}_{loss}", []).append(norm(g.numpy() for g in gradients[start:end]))
             start = end
         global_norm = norm(g.numpy() for g in total)
+        clip = min(1.0, 1.0 / global_norm)
         sums.setdefault("global", []).append(global_norm)
-        sums.setdefault("clip_factor", []).append(min(1.0, 1.0 / global_norm))
+        sums.setdefault("clip_factor", []).append(clip)
+        # What Adam sees: the root-mean-square entry of each clipped gradient,
+        # to set against its epsilon (1e-6), below which updates shrink.
+        owners = [group for group in GROUPS for _ in groups[group]]
+        for owner, variable, gradient in zip(owners, variables, total):
+            rms = float(np.sqrt(np.mean(np.square(gradient.numpy())))) * clip
+            sums.setdefault(f"rms/{owner}/{variable.path}", []).append(rms)
     return {name: float(np.mean(values)) for name, values in sums.items()}
 
 
@@ -148,15 +154,38 @@ def mean_off_diagonal_cosine(vectors: np.ndarray) -> float:
     return float((similarity.sum() - np.trace(similarity)) / (n * (n - 1)))
 
 
+def layer_outputs(encoder, inputs) -> list:
+    """The hidden states after the embeddings and after every sublayer, in order."""
+    import tensorflow as tf
+
+    x = encoder.embeddings(inputs["token_ids"], inputs["segment_ids"])
+    outputs = [x]
+    if encoder.embedding_projection is not None:
+        x = encoder.embedding_projection(x)
+    mask = tf.cast(inputs["padding_mask"], tf.bool)
+    attention_mask = mask[:, None, :] & tf.ones((1, mask.shape[1], 1), tf.bool)
+    for attention, feedforward in encoder.schedule:
+        x = encoder.attention_sublayers[attention](x, attention_mask)
+        outputs.append(x)
+        x = encoder.feedforward_sublayers[feedforward](x)
+        outputs.append(x)
+    return outputs
+
+
 def representation_similarity(model, batches, special_ids, rng) -> dict:
-    """Mean cosines of the discriminator's last hidden states on original text."""
+    """Mean cosines of the discriminator's hidden states on original text:
+    between tokens after every sublayer, and between sequences' [CLS] and
+    mean-pooled last states."""
     tokens, cls, pooled = [], [], []
+    per_layer = []
     for batch in batches:
         inputs = {key: batch[key] for key in ("token_ids", "segment_ids", "padding_mask")}
-        hidden = model.discriminator.encoder(inputs, training=False)["sequence_output"].numpy()
+        layers = [layer.numpy() for layer in layer_outputs(model.discriminator.encoder, inputs)]
+        hidden = layers[-1]
         token_ids = batch["token_ids"].numpy()
         mask = batch["padding_mask"].numpy().astype(bool)
         ordinary = mask & ~np.isin(token_ids, special_ids)
+        per_layer.append([mean_off_diagonal_cosine(layer[ordinary][:500]) for layer in layers])
         tokens.append(hidden[ordinary])
         cls.append(hidden[:, 0])
         weights = mask[..., None].astype(np.float32)
@@ -164,21 +193,11 @@ def representation_similarity(model, batches, special_ids, rng) -> dict:
     tokens = np.concatenate(tokens)
     sample = tokens[rng.choice(len(tokens), size=min(2000, len(tokens)), replace=False)]
     return {
+        "token_cosine_by_layer": np.mean(per_layer, axis=0).tolist(),
         "token_cosine": mean_off_diagonal_cosine(sample),
         "cls_cosine": mean_off_diagonal_cosine(np.concatenate(cls)),
         "mean_pooled_cosine": mean_off_diagonal_cosine(np.concatenate(pooled)),
     }
-
-
-def token_counts(data_dir: Path, vocab_size: int) -> np.ndarray:
-    from electra_keras.data.pretraining_data import pretraining_dataset
-
-    counts = np.zeros(vocab_size, np.int64)
-    dataset = pretraining_dataset(data_dir, batch_size=512, shuffle=False, repeat=False, drop_remainder=False)
-    for batch in dataset:
-        ids = batch["token_ids"].numpy()[batch["padding_mask"].numpy().astype(bool)]
-        counts += np.bincount(ids, minlength=vocab_size)
-    return counts
 
 
 def generator_terms(model, batches, unigram_log_probs: np.ndarray) -> dict:
@@ -260,13 +279,14 @@ def relative_change(before, after) -> dict:
 
 def diagnose(run_dir: Path, batches_count: int) -> dict:
     options, model, vocabulary = load_run(run_dir)
+    from electra_keras.data.pretraining_data import token_counts
     from electra_keras.data.tokenizer import make_tokenizer
 
     tokenizer = make_tokenizer(vocabulary, lowercase=options.lowercase)
     special_ids = np.array(model.masking.special_token_ids)
     batches = held_out_batches(model, options, run_dir, batches_count)
     data_dir = Path(options.data) if options.data else run_dir / "data"
-    counts = token_counts(data_dir, tokenizer.vocabulary_size)
+    counts = token_counts(data_dir, tokenizer.vocabulary_size)  # padding excluded, specials kept
     unigram = np.log((counts + 1) / (counts.sum() + len(counts)))
     vocabulary_report = {
         "vocab_size": int(len(counts)),
@@ -292,7 +312,8 @@ def diagnose(run_dir: Path, batches_count: int) -> dict:
         row.update(relative_change(previous, current))
         previous = current
         rows.append(row)
-        print(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "step"), flush=True)
+        print(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()
+                                           if isinstance(v, float) and not k.startswith("rms/")), flush=True)
     return {"run": str(run_dir), "options": json.loads((run_dir / "run.json").read_text()),
             "vocabulary": vocabulary_report, "checkpoints": rows}
 
@@ -355,9 +376,34 @@ def main(argv=None) -> int:
          for r in rows],
         args.markdown,
     )
+    depth = len(rows[0]["token_cosine_by_layer"])
+    print_tables(
+        "Collapse layer by layer: mean cosine between the discriminator's token states after the "
+        "embeddings (e) and each attention (a) and feed-forward (f) sublayer",
+        ["step", "e", *[f"{kind}{i // 2}" for i, kind in zip(range(depth - 1), "af" * depth)]],
+        [[r["step"], *[f"{c:.3f}" for c in r["token_cosine_by_layer"]]] for r in rows],
+        args.markdown,
+    )
+    kinds = ["query/kernel", "key/kernel", "value/kernel", "attention_output/kernel", "intermediate/kernel",
+             "output/kernel", "word_embeddings"]
+    print_tables(
+        "What Adam sees: RMS entry of the clipped gradient, median over the discriminator's weights "
+        "of each kind (Adam's epsilon: 1e-6)",
+        ["step", *[kind.split("/")[0] for kind in kinds]],
+        [[r["step"], *[f"{kind_rms(r, 'discriminator', kind):.2e}" for kind in kinds]] for r in rows],
+        args.markdown,
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     return 0
+
+
+def kind_rms(row: dict, network: str, kind: str) -> float:
+    values = [v for k, v in row.items() if k.startswith(f"rms/{network}/") and kind in k
+              and not (kind == "output/kernel" and "attention_output" in k)]
+    if kind == "word_embeddings":  # the generator's table, shared or not
+        values = [v for k, v in row.items() if k.startswith("rms/shared/") and "word_embeddings" in k]
+    return float(np.median(values)) if values else float("nan")
 
 
 if __name__ == "__main__":

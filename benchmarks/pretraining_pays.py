@@ -211,10 +211,11 @@ def main(argv=None) -> int:
         pretraining.corpus = [str(_quick_corpus(root))]
         pretraining.eval_corpus = pretraining.corpus
     budgets = budget_steps(pretraining.total_steps, args.budgets)
-    pretraining.checkpoint_every = budgets[0] if len(budgets) == 1 else budgets[1] - budgets[0]
-    pretraining.keep_checkpoints = len(budgets) + 1
     if any(step % pretraining.checkpoint_every for step in budgets):
-        raise SystemExit(f"budgets {budgets} are not multiples of the checkpoint interval")
+        raise SystemExit(f"budgets {budgets} are not multiples of the recipe's checkpoint interval "
+                         f"({pretraining.checkpoint_every}); choose another --budgets")
+    # Keep every checkpoint until the budgets are exported.
+    pretraining.keep_checkpoints = pretraining.total_steps // pretraining.checkpoint_every + 1
 
     start = time.perf_counter()
     pretrain(pretraining)  # resumes, or returns at once when the run is complete

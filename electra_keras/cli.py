@@ -175,6 +175,8 @@ def pretrain(args) -> int:
         given["lowercase"] = False
     if args.xla:
         given["xla"] = True
+    if args.prior_init:
+        given["prior_init"] = True
     if args.config:
         given["config"] = _config_overrides(args.config)
     if args.recipe:
@@ -442,6 +444,11 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--xla", action="store_true", help="compile the train step with XLA")
     train_parser.add_argument("--gradient-accumulation", type=int, help="batches per optimizer update")
     train_parser.add_argument("--masking-rate", type=float, help=default("masking_rate"))
+    train_parser.add_argument("--prior-init", action="store_true",
+                              help="start the output layers at their priors from the data's token "
+                                   "counts: the masked LM at the unigram distribution, ELECTRA's "
+                                   "discriminator at the share of replaced tokens (the official code "
+                                   "starts both biases at 0)")
     train_parser.add_argument("--weight-tying", choices=["embeddings", "none", "gdes", "all"],
                               help="ELECTRA: what generator and discriminator share: the embedding block "
                                    "(embeddings, the paper's), nothing (none), DeBERTaV3's "

@@ -200,3 +200,52 @@ def test_plain_mlm_objective_uses_bert_masking_and_learns():
     history = model.fit(data, steps_per_epoch=20, epochs=2, verbose=0).history
     assert set(history) == {"loss", "mlm_loss", "mlm_accuracy"}
     assert history["mlm_loss"][-1] < history["mlm_loss"][0]
+
+
+@pytest.mark.parametrize("objective", ["electra", "mlm", "albert"])
+def test_prior_init_starts_the_outputs_at_the_data_statistics(tmp_path, objective):
+    from electra_keras.data.pretraining_data import prepare_pretraining_data, token_counts
+    from electra_keras.pretraining.masking import mask_batch as mask
+
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "film", "was", "good", "bad", "."]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n\n".join(["the film was good .", "the film was bad .", "the the the film ."] * 20))
+    data = tmp_path / "data"
+    prepare_pretraining_data([str(corpus)], vocabulary, data, sequence_length=16, workers=1, verbose=False,
+                             sentence_pairs=objective == "albert")
+    counts = token_counts(data, len(vocabulary), exclude=(0, 2, 3))
+    assert counts[:5].tolist() == [0, 0, 0, 0, 0]  # padding never counted, [CLS]/[SEP] excluded
+    assert counts[5] == 20 * 5 and counts[6] == 60 and counts[8] == 20 and counts.sum() == 20 * 15
+
+    model_class = {"electra": ek.ElectraPretrainer, "mlm": ek.MaskedLMPretrainer, "albert": ek.AlbertPretrainer}
+    config = {"vocab_size": len(vocabulary)}
+    if objective != "electra":
+        config["generator_size"] = None
+    if objective == "albert":
+        config.update(family="albert", pooler=True)
+    model = model_class[objective].from_preset("tiny", vocabulary=vocabulary, **config)
+    batch = mask({"token_ids": tf.constant([[2, 5, 6, 7, 8, 10, 3]]), "segment_ids": tf.zeros((1, 7), tf.int32),
+                  "padding_mask": tf.ones((1, 7), tf.int32)}, model.masking, seed=tf.constant([0, 1], tf.int64))
+    head = model.masked_lm_head
+    encoder = model.generator.encoder if objective == "electra" else model.encoder
+    expected = (counts + 1) / (counts.sum() + counts.size)
+
+    def divergence():  # KL(unigram || predicted), averaged over the positions
+        hidden = encoder({"token_ids": batch["masked_token_ids"]}, training=False)["sequence_output"]
+        predicted = keras.ops.softmax(head(hidden)).numpy()[0]
+        return float(np.mean(np.sum(expected * np.log(expected / predicted), axis=-1)))
+
+    before = divergence()
+    model.initialize_output_priors(counts)
+    # The bias now dominates the tiny logits of the freshly initialized tied table.
+    assert before > 0.4 and divergence() < 0.02
+    if objective == "electra":
+        # The discriminator starts at the share of tokens a unigram sampler replaces.
+        p = counts / counts.sum()
+        share = 0.15 * (1 - (p ** 2).sum())  # p: the=1/3, film=1/5, ...: 0.15 * 0.76
+        np.testing.assert_allclose(model.discriminator.head.prediction.bias.numpy(),
+                                   [np.log(share / (1 - share))], rtol=1e-5)
+        logits = model.discriminator({"token_ids": batch["token_ids"]}).numpy()
+        np.testing.assert_allclose(1 / (1 + np.exp(-logits)), share, rtol=0.2)
+    with pytest.raises(ValueError, match=r"token_counts has shape \(3,\); the output bias has \(11,\)"):
+        model.initialize_output_priors([1, 2, 3])

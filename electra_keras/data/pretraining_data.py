@@ -640,6 +640,30 @@ def pretraining_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+def token_counts(
+    file_pattern_or_dir: str | os.PathLike, vocabulary_size: int, exclude: Sequence[int] = ()
+) -> np.ndarray:
+    """How often each token id occurs in prepared examples (padding not counted).
+
+    Args:
+        file_pattern_or_dir: what `pretraining_dataset` reads.
+        vocabulary_size: the length of the returned array.
+        exclude: ids whose count is set to 0 (e.g. [CLS] and [SEP], which
+            masking never chooses).
+
+    Returns:
+        int64 counts of shape (vocabulary_size,).
+    """
+    counts = np.zeros(vocabulary_size, np.int64)
+    dataset = pretraining_dataset(file_pattern_or_dir, batch_size=1024, shuffle=False, repeat=False,
+                                  drop_remainder=False)
+    for batch in dataset:
+        ids = batch["token_ids"].numpy()[batch["padding_mask"].numpy().astype(bool)]
+        counts += np.bincount(ids, minlength=vocabulary_size)[:vocabulary_size]
+    counts[list(exclude)] = 0
+    return counts
+
+
 def _find_shards(file_pattern_or_dir: str | os.PathLike) -> tuple[list[str], int | None]:
     """The shard files and the sequence length their metadata records (or None)."""
     given = os.fspath(file_pattern_or_dir)

@@ -134,6 +134,10 @@ class AlbertPretrainer(Pretrainer):
             "sop_accuracy": keras.metrics.Mean(name="sop_accuracy"),
         }
 
+    @property
+    def masked_lm_head(self):
+        return self.mlm_head
+
     def call(self, inputs, masked_positions=None, training=False):
         outputs = self.encoder(inputs, training=training)
         sequence_output = outputs["sequence_output"]

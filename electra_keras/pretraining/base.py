@@ -103,6 +103,41 @@ class Pretrainer(ConfiguredModel):
         """Returns (loss, {metric name: (values, weights) or (labels, predictions, weights)})."""
         raise NotImplementedError
 
+    # --- the masked-LM output bias ---------------------------------------------
+
+    @property
+    def masked_lm_head(self):
+        """The `MaskedLMHead` of the objective (ELECTRA's generator, BERT's or ALBERT's MLM)."""
+        raise NotImplementedError
+
+    def initialize_output_priors(self, token_counts) -> dict:
+        """Starts every output layer at the prior its loss expects.
+
+        The masked LM's output bias becomes log((count + 1) / (total +
+        vocabulary)): at step 0 its predictions (and ELECTRA's samples)
+        already follow the token frequencies. The official code starts every
+        output bias at zero, and Adam moves a bias by about one learning rate
+        per step, so the priors are reached only after hundreds of steps: in
+        the meantime the rest of the network learns the constant offset
+        instead (benchmarks/RESULTS.md, "Pretraining that pays").
+        Subclasses with more outputs set their priors too.
+
+        Args:
+            token_counts: per-id counts, e.g. `data.pretraining_data.token_counts`.
+
+        Returns:
+            {what was set: a number describing it}, for the log.
+        """
+        import numpy as np
+
+        counts = np.asarray(token_counts, np.float64)
+        bias = self.masked_lm_head.bias
+        if counts.shape != tuple(bias.shape):
+            raise ValueError(f"token_counts has shape {counts.shape}; the output bias has {tuple(bias.shape)}")
+        log_probabilities = np.log((counts + 1.0) / (counts.sum() + counts.size))
+        bias.assign((log_probabilities - log_probabilities.mean()).astype("float32"))
+        return {"masked-LM unigram entropy (nats)": float(-np.sum(np.exp(log_probabilities) * log_probabilities))}
+
     # --- masking -------------------------------------------------------------
 
     def mask(self, batch: dict, seed=None) -> dict:

@@ -40,6 +40,10 @@ class MaskedLMPretrainer(Pretrainer):
         self.built = True
         self.trackers = mlm_trackers()
 
+    @property
+    def masked_lm_head(self):
+        return self.masked_lm.head
+
     def call(self, inputs, training=False):
         return self.masked_lm(inputs, training=training)
 

@@ -81,6 +81,11 @@ class PretrainingOptions:
         xla: compile the train step with XLA (jit_compile).
         gradient_accumulation: batches averaged per optimizer update.
         masking_rate: fraction of tokens masked.
+        prior_init: start the output layers at their priors, from the
+            training data's token counts: the masked LM at the log unigram
+            distribution, ELECTRA's discriminator at the share of replaced
+            tokens (a new run only; see `Pretrainer.initialize_output_priors`).
+            The official code starts both biases at zero.
         weight_tying: ELECTRA only: "embeddings", "none", "gdes" or "all"
             (see `ElectraPretrainer`).
         rtd_weight: ELECTRA only: lambda, the discriminator loss weight.
@@ -115,6 +120,7 @@ class PretrainingOptions:
     xla: bool = False
     gradient_accumulation: int | None = None
     masking_rate: float = 0.15
+    prior_init: bool = False
     weight_tying: str = "embeddings"
     rtd_weight: float = 50.0
     seed: int = 0
@@ -517,6 +523,14 @@ def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callba
             truncate_metrics_log(metrics_path, start_step)
     if chief:
         (out / "run.json").write_text(json.dumps(dataclasses.asdict(options), indent=2) + "\n")
+
+    if start_step == 0 and options.prior_init:
+        from electra_keras.data.pretraining_data import token_counts
+
+        counts = token_counts(data_dir, model.config.vocab_size, exclude=model.masking.special_token_ids)
+        described = model.initialize_output_priors(counts)
+        print(f"Output layers start at their priors ({int(counts.sum()):,} tokens counted): "
+              + ", ".join(f"{name} {value:.4g}" for name, value in described.items()))
 
     if start_step >= options.total_steps:
         print(f"The run in {out} already finished its {options.total_steps} steps.")
