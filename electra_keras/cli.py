@@ -148,7 +148,7 @@ def _config_overrides(pairs: list[str]) -> dict:
 # `electra-keras pretrain` flag -> PretrainingOptions field, for the flags
 # whose value is taken as given (the others are converted below).
 PRETRAIN_FLAGS = {
-    "out": "out", "preset": "preset", "objective": "objective", "share": "share", "data": "data",
+    "out": "out", "preset": "preset", "init": "init", "objective": "objective", "share": "share", "data": "data",
     "eval_data": "eval_data", "eval_batches": "eval_batches", "vocabulary": "vocabulary",
     "vocabulary_size": "vocabulary_size", "sequence_length": "sequence_length",
     "batch_size": "batch_size", "steps": "total_steps", "learning_rate": "learning_rate",
@@ -410,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--recipe", help="start from a named recipe's options (electra-keras info "
                                                "--recipes lists them); the flags below override it")
     train_parser.add_argument("--preset", help="model preset " + default("preset"))
+    train_parser.add_argument("--init", help="continue pretraining from this encoder: a run folder, .keras "
+                                             "file, transformers folder or official TF1 checkpoint (ELECTRA; "
+                                             "its vocabulary and casing are used)")
     train_parser.add_argument("--objective", choices=["electra", "mlm", "albert"],
                               help="electra: replaced-token detection; mlm: BERT's masked LM; "
                                    "albert: n-gram masked LM + sentence-order prediction " + default("objective"))

@@ -236,6 +236,9 @@ class ModelConfig:
             num_heads=heads,
             intermediate_size=int(round(self.intermediate_size * fraction)),
             generator_size=None,
+            # A masked LM reads every position, never a pooled [CLS]: a BERT
+            # encoder's pooler (continued pretraining) is not copied into it.
+            pooler=False,
         )
 
     # -- serialization ------------------------------------------------------

@@ -173,6 +173,71 @@ class ElectraPretrainer(Pretrainer):
             "rtd_recall": keras.metrics.Recall(name="rtd_recall"),
         }
 
+    @classmethod
+    def from_pretrained(
+        cls,
+        source,
+        generator_size: float = 0.25,
+        vocabulary=None,
+        lowercase: bool | None = None,
+        masking_rate: float = 0.15,
+        config_overrides: dict | None = None,
+        pretrained=None,
+        **kwargs,
+    ) -> ElectraPretrainer:
+        """ELECTRA pretraining that continues from an existing encoder.
+
+        The discriminator's encoder (and so the shared embeddings) takes the
+        pretrained weights; the discriminator head and the generator are new,
+        the generator `generator_size` times the encoder's width, as
+        practitioners adapt a released checkpoint to their domain.
+
+        Args:
+            source: a pretraining run folder, a `.keras` file, a transformers
+                folder (ELECTRA, BERT or ALBERT) or an official TF1
+                checkpoint (see `tasks.pretrained.load_pretrained`).
+            generator_size: the new generator's width as a fraction.
+            vocabulary, lowercase: override what is found with the model;
+                the vocabulary must have the model's size.
+            masking_rate: fraction of tokens masked.
+            config_overrides: ModelConfig fields to change that keep the
+                weights' shapes (dropout, ...).
+            pretrained: an already loaded `Pretrained` for `source`.
+            **kwargs: constructor arguments (rtd_weight, weight_tying, ...).
+
+        Example:
+            model = ElectraPretrainer.from_pretrained("checkpoints/minilm")   # a BERT folder
+        """
+        import dataclasses
+
+        from electra_keras.data.tokenizer import make_tokenizer
+        from electra_keras.tasks.pretrained import load_pretrained
+
+        if pretrained is None:
+            pretrained = load_pretrained(source, vocabulary=vocabulary, lowercase=lowercase)
+        # The encoder's architecture as it is (a BERT pooler stays, unused);
+        # the family only decides the heads, ELECTRA's here.
+        config = dataclasses.replace(pretrained.config, family="electra", generator_size=generator_size,
+                                     **(config_overrides or {}))
+        tokenizer = make_tokenizer(pretrained.vocabulary, lowercase=pretrained.lowercase)
+        if tokenizer.vocabulary_size != config.vocab_size:
+            raise ValueError(
+                f"{source}: the vocabulary has {tokenizer.vocabulary_size} tokens, the model's "
+                f"embeddings {config.vocab_size}; pass the vocabulary the model was trained with"
+            )
+        masking = MaskingConfig.for_tokenizer(tokenizer, cls.masking_style, rate=masking_rate)
+        model = cls(config, masking=masking, **kwargs)
+        model.discriminator.encoder.set_weights(pretrained.encoder.get_weights())
+        if model.weight_tying in ("none", "gdes"):
+            # The generator's own block starts from the same vectors; under gdes
+            # it is the base, and the discriminator's delta starts at zero.
+            discriminator_embeddings = model.discriminator.encoder.embeddings
+            model.embeddings.set_weights(discriminator_embeddings.get_weights())
+            if model.weight_tying == "gdes":
+                delta = discriminator_embeddings.word_embeddings.embeddings
+                delta.assign(keras.ops.zeros_like(delta))
+        return model
+
     @property
     def masked_lm_head(self):
         return self.generator.head

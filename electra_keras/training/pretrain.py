@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -52,6 +53,11 @@ class PretrainingOptions:
     Args:
         out: run folder (created; re-running on it resumes).
         preset: model preset; `config` overrides its fields.
+        init: continue pretraining from this encoder (a run folder, .keras
+            file, transformers folder or official TF1 checkpoint) instead of
+            the preset's random weights; ELECTRA only. The generator is new,
+            `config["generator_size"]` (default 0.25) of the encoder's width,
+            and the vocabulary and casing are the checkpoint's.
         objective: "electra" (replaced-token detection), "mlm" (the ablation)
             or "albert" (n-gram MLM + sentence-order prediction).
         share: cross-layer sharing of the encoder(s): "none", "all",
@@ -96,6 +102,7 @@ class PretrainingOptions:
 
     out: str
     preset: str = "electra-small"
+    init: str | None = None
     objective: str = "electra"
     share: str | None = None
     corpus: list[str] | None = None
@@ -139,6 +146,10 @@ class PretrainingOptions:
                 problems.append(f"{name}={getattr(self, name)}: expected a positive integer")
         if self.vocabulary is not None and self.vocabulary_size is not None:
             problems.append("pass vocabulary (a file) or vocabulary_size (learn one from the corpus), not both")
+        if self.init is not None and self.objective != "electra":
+            problems.append(f"init (continued pretraining) is for objective='electra', not {self.objective!r}")
+        if self.init is not None and self.vocabulary_size is not None:
+            problems.append("init brings its own vocabulary: vocabulary_size cannot be used with it")
         if problems:
             raise ValueError("Invalid pretraining options: " + "; ".join(problems))
 
@@ -157,6 +168,16 @@ class PretrainingOptions:
 LEARNED_VOCABULARY = "vocab.txt"
 # How long a worker waits for the chief to learn the vocabulary.
 VOCABULARY_WAIT_SECONDS = 3600
+
+
+def _vocabulary_file(vocabulary, out: Path) -> str:
+    """A path for a vocabulary: itself, or (a token list, as TF1 checkpoints
+    may give) written to out/vocab.txt."""
+    if isinstance(vocabulary, (str, os.PathLike)):
+        return str(vocabulary)
+    from electra_keras.data.vocabulary import write_vocabulary
+
+    return str(write_vocabulary(vocabulary, out / LEARNED_VOCABULARY))
 
 
 def _learned_vocabulary(options: PretrainingOptions, chief: bool) -> str:
@@ -415,7 +436,9 @@ def _datasets(options: PretrainingOptions, out: Path, vocabulary: str, chief: bo
     return train, evaluation
 
 
-def _build_model(options: PretrainingOptions, vocabulary: str):
+def _build_model(options: PretrainingOptions, vocabulary: str, pretrained=None):
+    """The compiled pretrainer the options describe (from `pretrained`, a loaded
+    `Pretrained`, with options.init)."""
     from electra_keras.pretraining import AlbertPretrainer, ElectraPretrainer, MaskedLMPretrainer
     from electra_keras.training.optimizers import electra_adamw
 
@@ -432,10 +455,19 @@ def _build_model(options: PretrainingOptions, vocabulary: str):
     arguments = {}
     if options.objective == "electra":
         arguments = {"weight_tying": options.weight_tying, "rtd_weight": options.rtd_weight}
-    model = model_class.from_preset(
-        options.preset, vocabulary=vocabulary, lowercase=options.lowercase,
-        masking_rate=options.masking_rate, **config, **arguments,
-    )
+    if options.init is not None:
+        from electra_keras.tasks.pretrained import load_pretrained
+
+        pretrained = pretrained or load_pretrained(options.init)
+        model = ElectraPretrainer.from_pretrained(
+            options.init, generator_size=config.pop("generator_size", 0.25), masking_rate=options.masking_rate,
+            config_overrides=config, pretrained=pretrained, **arguments,
+        )
+    else:
+        model = model_class.from_preset(
+            options.preset, vocabulary=vocabulary, lowercase=options.lowercase,
+            masking_rate=options.masking_rate, **config, **arguments,
+        )
     learning_rate = options.learning_rate or DEFAULT_LEARNING_RATES.get(options.preset, 2e-4)
     optimizer = electra_adamw(
         learning_rate=learning_rate,
@@ -490,6 +522,16 @@ def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callba
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(options.seed)
 
+    pretrained = None
+    if options.init is not None:
+        from electra_keras.tasks.pretrained import load_pretrained
+
+        # The checkpoint's vocabulary and casing: its embeddings were trained with them.
+        pretrained = load_pretrained(options.init, vocabulary=options.vocabulary)
+        if pretrained.lowercase != options.lowercase:
+            print(f"Casing of {options.init}: lowercase={pretrained.lowercase} (the run's option is ignored)")
+        options = dataclasses.replace(options, vocabulary=_vocabulary_file(pretrained.vocabulary, out),
+                                      lowercase=pretrained.lowercase)
     if options.vocabulary is None and options.vocabulary_size is not None:
         vocabulary = _learned_vocabulary(options, chief)
     else:
@@ -501,7 +543,7 @@ def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callba
         previous_policy = keras.mixed_precision.global_policy()
         keras.mixed_precision.set_global_policy(options.precision)
         try:
-            model = _build_model(options, vocabulary)
+            model = _build_model(options, vocabulary, pretrained)
         finally:
             keras.mixed_precision.set_global_policy(previous_policy)
         model.optimizer.build(model.trainable_variables)
