@@ -192,7 +192,7 @@ def finetune(args) -> int:
     from electra_keras.training.finetune import FinetuningOptions, finetune as run
 
     options = FinetuningOptions(
-        out=args.out, task=args.task, init=args.init, preset=args.preset,
+        out=args.out, task=args.task, init=args.init, preset=args.preset, random_init=args.random_init,
         vocabulary=args.vocabulary, lowercase=False if args.cased else None,
         train=args.train, dev=args.dev, test=args.test, text_column=args.text_column,
         text_b_column=args.text_b_column, label_column=args.label_column, epochs=args.epochs,
@@ -473,6 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune_parser.add_argument("--init", help="pretrained model: run folder, .keras, transformers folder "
                                             "or TF1 checkpoint")
     tune_parser.add_argument("--preset", help="instead of --init: this architecture, random weights")
+    tune_parser.add_argument("--random-init", action="store_true",
+                             help="with --init: its architecture and vocabulary, random weights (the baseline)")
     tune_parser.add_argument("--out", required=True)
     tune_parser.add_argument("--train")
     tune_parser.add_argument("--dev")

@@ -37,6 +37,9 @@ class FinetuningOptions:
         init: the pretrained model (run folder, .keras, transformers folder,
             TF1 checkpoint); None with `preset` for random initialization.
         preset: with `init=None`: the architecture to initialize randomly.
+        random_init: with `init`: its architecture, vocabulary and casing
+            but random weights (the baseline that shows what its
+            pretraining is worth).
         vocabulary, lowercase: override what `init` comes with (required
             with `preset`: default the BERT-uncased vocabulary).
         train, dev, test: data files for non-shipped tasks.
@@ -53,6 +56,7 @@ class FinetuningOptions:
     task: str
     init: str | None = None
     preset: str | None = None
+    random_init: bool = False
     vocabulary: str | None = None
     lowercase: bool | None = None
     train: str | None = None
@@ -80,6 +84,8 @@ class FinetuningOptions:
             problems.append(f"task={self.task!r} reads your files: pass train (and dev/test)")
         if (self.init is None) == (self.preset is None):
             problems.append("pass exactly one of init (a pretrained model) or preset (random weights)")
+        if self.random_init and self.init is None:
+            problems.append("random_init takes the architecture of init: pass init")
         for name in ("epochs", "batch_size", "sequence_length"):
             if getattr(self, name) < 1:
                 problems.append(f"{name}={getattr(self, name)}: expected a positive number")
@@ -132,6 +138,11 @@ def build_task_model(options: FinetuningOptions, train):
         else:
             arguments["label_names"] = train.label_names
     arguments["sequence_length"] = options.sequence_length
+    if options.init is not None and options.random_init:
+        from electra_keras.tasks.pretrained import load_pretrained
+
+        pretrained = load_pretrained(options.init, vocabulary=options.vocabulary, lowercase=options.lowercase)
+        return model_class(pretrained.config, pretrained.vocabulary, lowercase=pretrained.lowercase, **arguments)
     if options.init is not None:
         return model_class.from_pretrained(
             options.init, vocabulary=options.vocabulary, lowercase=options.lowercase, **arguments
@@ -226,7 +237,10 @@ def finetune(options: FinetuningOptions, verbose: int = 2) -> dict[str, Any]:
     model.save(out / "model.keras")
     (out / "options.json").write_text(json.dumps(dataclasses.asdict(options), indent=2) + "\n")
 
-    scores = {"task": options.task, "kind": options.kind, "init": options.init or f"random {options.preset}",
+    initialization = options.init or f"random {options.preset}"
+    if options.random_init:
+        initialization = f"random weights, the architecture of {options.init}"
+    scores = {"task": options.task, "kind": options.kind, "init": initialization,
               "train_examples": _count(train), "total_steps": total_steps}
     for name in ("dev", "test"):
         examples = getattr(splits, name)
