@@ -207,7 +207,7 @@ def main(argv=None) -> int:
     name = "tiny-quick" if args.quick else args.recipe
     pretraining, finetuning = recipe(name, out=str(root / "pretraining"))
     if args.quick:
-        args.budgets, args.seeds = 2, 1
+        args.budgets, args.seeds = 1, 1
         pretraining.corpus = [str(_quick_corpus(root))]
         pretraining.eval_corpus = pretraining.corpus
     budgets = budget_steps(pretraining.total_steps, args.budgets)

@@ -21,7 +21,9 @@ def test_recipe_values_and_overrides():
     assert options.corpus == ["wikitext-2", "news-articles", "movie-dialogs"]
     assert options.eval_corpus == ["wikitext-2-valid"]  # held out: not in the training corpus
     # A config override merges with the recipe's, it does not replace it.
-    assert options.config == {"dropout_rate": 0.0, "attention_dropout_rate": 0.0, "num_layers": 2}
+    assert options.config == {"generator_size": 1.0, "dropout_rate": 0.0, "attention_dropout_rate": 0.0,
+                              "num_layers": 2}
+    assert options.weight_tying == "all" and options.prior_init
     assert set(finetuning) == {"sentiment", "question-type"}
     for name in RECIPES:  # every recipe builds valid options
         assert recipe(name, out="runs/x")[0].out == "runs/x"
