@@ -215,10 +215,12 @@ class ElectraPretrainer(Pretrainer):
 
         if pretrained is None:
             pretrained = load_pretrained(source, vocabulary=vocabulary, lowercase=lowercase)
-        # The encoder's architecture as it is (a BERT pooler stays, unused);
-        # the family only decides the heads, ELECTRA's here.
+        # The encoder's architecture without its pooler (BERT's and ALBERT's):
+        # ELECTRA's heads read every token, so a pooler would get no gradient
+        # and the discriminator could not be written as ElectraForPreTraining.
+        # The family only decides the heads, ELECTRA's here.
         config = dataclasses.replace(pretrained.config, family="electra", generator_size=generator_size,
-                                     **(config_overrides or {}))
+                                     pooler=False, **(config_overrides or {}))
         tokenizer = make_tokenizer(pretrained.vocabulary, lowercase=pretrained.lowercase)
         if tokenizer.vocabulary_size != config.vocab_size:
             raise ValueError(
@@ -227,7 +229,10 @@ class ElectraPretrainer(Pretrainer):
             )
         masking = MaskingConfig.for_tokenizer(tokenizer, cls.masking_style, rate=masking_rate)
         model = cls(config, masking=masking, **kwargs)
-        model.discriminator.encoder.set_weights(pretrained.encoder.get_weights())
+        weights = pretrained.encoder.get_weights()
+        if pretrained.encoder.pooler is not None:
+            weights = weights[:-2]  # the pooler's kernel and bias, built last
+        model.discriminator.encoder.set_weights(weights)
         if model.weight_tying in ("none", "gdes"):
             # The generator's own block starts from the same vectors; under gdes
             # it is the base, and the discriminator's delta starts at zero.
