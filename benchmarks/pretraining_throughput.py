@@ -165,7 +165,7 @@ def synthetic_batches(tokenizer, masking, batch_size: int, count: int, seed: int
     for index in range(count):
         batch = random_pairs(tokenizer, batch_size, SEQUENCE_LENGTH, rng)
         masked = mask_batch(batch, masking, seed=tf.constant([seed, index], tf.int64))
-        batches.append({name: value.numpy() for name, value in masked.items()})
+        batches.append({name: np.asarray(value) for name, value in masked.items()})
     return batches
 
 

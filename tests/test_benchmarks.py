@@ -49,4 +49,21 @@ def test_pretraining_pays_quick(tmp_path):
     curve = json.loads(out.with_name("pays_curve.json").read_text())
     assert [budget["step"] for budget in curve["tasks"]["trec"]["budgets"]] == [8]
     assert curve["flops_per_step"] > 0
+    for entry in curve["tasks"].values():
+        # Random init is tuned on dev: the recipe's settings against a learning rate without layer decay.
+        tuning = entry["random_init_tuning"]
+        assert [row["label"] for row in tuning["sweep"]] == ["random", "random-lr0.001-ld1"]
+        best = max(tuning["sweep"], key=lambda row: row["dev"])
+        assert tuning["chosen"] == best["label"]
+        assert entry["random_init"][0] == best["test"]  # seed 0 of the chosen settings is reused
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_pretraining_pays_quick_albert(tmp_path):
+    """The ALBERT recipe's code path (MLM + SOP, shared layers), on TREC only."""
+    out = tmp_path / "albert.json"
+    assert load("pretraining_pays").main(["--recipe", "albert-cpu", "--quick", "--tasks", "trec",
+                                          "--json", str(out)]) == 0
+    curve = json.loads(out.with_name("albert_curve.json").read_text())
+    assert curve["recipe"] == "albert-tiny-quick" and set(curve["tasks"]) == {"trec"}
+    assert 0 <= curve["tasks"]["trec"]["budgets"][0]["test"][0] <= 1

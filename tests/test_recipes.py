@@ -27,7 +27,16 @@ def test_recipe_values_and_overrides():
     assert set(finetuning) == {"sentiment", "question-type"}
     for name in RECIPES:  # every recipe builds valid options
         assert recipe(name, out="runs/x")[0].out == "runs/x"
-    with pytest.raises(ValueError, match="Unknown recipe 'fast'; known recipes: electra-cpu"):
+        quick = RECIPES[name].get("quick")
+        if quick is not None:  # a toy twin runs the same code path
+            full, toy = recipe(name, out="q")[0], recipe(quick, out="q")[0]
+            assert (toy.objective, toy.weight_tying, toy.prior_init, toy.config.get("share")) == (
+                full.objective, full.weight_tying, full.prior_init, full.config.get("share"))
+    albert, albert_finetuning = recipe("albert-cpu", out="runs/a")
+    assert albert.objective == "albert" and albert.prior_init and albert.corpus == options.corpus
+    assert albert.config["family"] == "albert" and albert.config["share"] == "all"
+    assert albert.vocabulary_size == options.vocabulary_size and albert_finetuning == finetuning
+    with pytest.raises(ValueError, match="Unknown recipe 'fast'; known recipes: albert-cpu"):
         recipe("fast", out="runs/x")
     with pytest.raises(ValueError, match="vocabulary .* or vocabulary_size"):
         PretrainingOptions(out="x", vocabulary="vocab.txt", vocabulary_size=1000)

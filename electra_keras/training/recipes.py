@@ -52,4 +52,5 @@ def recipe(name: str, **overrides: Any) -> tuple[PretrainingOptions, dict[str, d
 
 
 def describe_recipes() -> str:
-    return "\n".join(f"{name:12s} {RECIPES[name]['description']}" for name in sorted(RECIPES))
+    width = max(map(len, RECIPES))
+    return "\n".join(f"{name:{width}s} {RECIPES[name]['description']}" for name in sorted(RECIPES))
