@@ -82,13 +82,20 @@ def export_stage(run: Path, budgets: list[int]) -> dict[int, Path]:
     return folders
 
 
-def finetune_stage(root: Path, init: str, label: str, task: str, seed: int, settings: dict, options) -> float:
+def finetune_stage(root: Path, init: str, label: str, task: str, seed: int, settings: dict,
+                   random_init: bool = False) -> float:
     """Test accuracy of one fine-tuning run (read back when it already ran)."""
-    return finetune_scores(root, init, label, task, seed, settings, options)["test"]["accuracy"]
+    return finetune_scores(root, init, label, task, seed, settings, random_init)["test"]["accuracy"]
 
 
-def finetune_scores(root: Path, init: str, label: str, task: str, seed: int, settings: dict, options) -> dict:
-    """The scores of one fine-tuning run (read back when it already ran)."""
+def finetune_scores(root: Path, init: str, label: str, task: str, seed: int, settings: dict,
+                    random_init: bool = False) -> dict:
+    """The scores of one fine-tuning run (read back when it already ran).
+
+    Args:
+        init: an exported checkpoint folder; with `random_init`, only its
+            architecture, vocabulary and casing are taken.
+    """
     from electra_keras.training.finetune import FinetuningOptions, finetune
 
     out = root / "finetune" / label / task / f"seed-{seed}"
@@ -99,12 +106,7 @@ def finetune_scores(root: Path, init: str, label: str, task: str, seed: int, set
     if not scores_file.exists():
         print(f"Fine-tuning {label} on {task}, seed {seed}", flush=True)
         start = time.perf_counter()
-        arguments = dict(settings)
-        if init == "random":
-            arguments.update(preset=options.preset, config=options.config,
-                             vocabulary=options.vocabulary_path(), lowercase=options.lowercase)
-        else:
-            arguments.update(init=init)
+        arguments = dict(settings, init=init, random_init=random_init)
         scores = finetune(FinetuningOptions(out=str(out), task=TASKS[task], seed=seed, **arguments), verbose=0)
         scores["seconds"] = time.perf_counter() - start
         scores_file.write_text(json.dumps(scores, indent=2, default=float) + "\n")
@@ -126,23 +128,26 @@ def random_init_candidates(settings: dict, grid: tuple) -> dict[str, dict]:
     already know something, which random ones do not."""
     candidates = {"random": dict(settings)}
     for rate in grid:
-        candidates[f"random-lr{rate:g}-ld1"] = dict(settings, learning_rate=rate, layer_decay=1.0)
+        candidate = dict(settings, learning_rate=rate, layer_decay=1.0)
+        if candidate != settings:
+            candidates[f"random-lr{rate:g}-ld1"] = candidate
     return candidates
 
 
-def random_init_stage(root: Path, task: str, seeds: int, settings: dict, options, grid: tuple) -> dict:
+def random_init_stage(root: Path, architecture: str, task: str, seeds: int, settings: dict, grid: tuple) -> dict:
     """Random init, fine-tuned with the candidate settings that does best on
     dev (seed 0), then with every seed: the baseline gets its own tuning, so
     a win of the pretrained encoder is not a handicapped baseline."""
     sweep = []
     for label, candidate in random_init_candidates(settings, grid).items():
-        scores = finetune_scores(root, "random", label, task, 0, candidate, options)
+        scores = finetune_scores(root, architecture, label, task, 0, candidate, random_init=True)
         sweep.append({"label": label, "learning_rate": candidate["learning_rate"],
                       "layer_decay": candidate["layer_decay"], "dev": scores["dev"]["accuracy"],
                       "test": scores["test"]["accuracy"]})
     best = max(sweep, key=lambda row: row["dev"])
     candidate = random_init_candidates(settings, grid)[best["label"]]
-    test = [finetune_stage(root, "random", best["label"], task, seed, candidate, options) for seed in range(seeds)]
+    test = [finetune_stage(root, architecture, best["label"], task, seed, candidate, random_init=True)
+            for seed in range(seeds)]
     return {"test": test, "chosen": best["label"], "sweep": sweep}
 
 
@@ -176,13 +181,21 @@ def flops_per_step(options) -> float:
     from electra_keras.config import ModelConfig
     from electra_keras.data.tokenizer import make_tokenizer
     from electra_keras.pretraining.masking import MaskingConfig
-    from pretraining_throughput import training_flops_per_sequence
+    from pretraining_throughput import masked_lm_flops_per_sequence, training_flops_per_sequence
 
     vocabulary = make_tokenizer(options.vocabulary_path())
-    config = ModelConfig.from_preset(options.preset, vocab_size=vocabulary.vocabulary_size, **options.config)
+    overrides = dict(options.config)
+    if options.objective != "electra":
+        overrides.setdefault("generator_size", None)  # one encoder, no generator
+    config = ModelConfig.from_preset(options.preset, vocab_size=vocabulary.vocabulary_size, **overrides)
     predictions = MaskingConfig.electra(mask_token_id=0, special_token_ids=(0,), vocab_size=config.vocab_size,
                                         rate=options.masking_rate).num_predictions(options.sequence_length)
-    return float(training_flops_per_sequence(config, options.sequence_length, predictions) * options.batch_size)
+    if options.objective == "electra":
+        per_sequence = training_flops_per_sequence(config, options.sequence_length, predictions)
+    else:
+        per_sequence = masked_lm_flops_per_sequence(config, options.sequence_length, predictions,
+                                                    sentence_head=options.objective == "albert")
+    return float(per_sequence * options.batch_size)
 
 
 # --- report -----------------------------------------------------------------------
@@ -297,10 +310,10 @@ def main(argv=None) -> int:
             settings.update(max_train_examples=64, epochs=1)
         entry = {"title": TASKS[task], "budgets": []}
         for step in budgets:
-            test = [finetune_stage(root, str(folders[step]), f"step-{step}", task, seed, settings, pretraining)
+            test = [finetune_stage(root, str(folders[step]), f"step-{step}", task, seed, settings)
                     for seed in range(args.seeds)]
             entry["budgets"].append({"step": step, "minutes": step * seconds_per_step / 60, "test": test})
-        random_init = random_init_stage(root, task, args.seeds, settings, pretraining,
+        random_init = random_init_stage(root, str(folders[budgets[-1]]), task, args.seeds, settings,
                                         grid=(1e-3,) if args.quick else (3e-4, 1e-3))
         entry["random_init"] = random_init.pop("test")
         entry["random_init_tuning"] = random_init

@@ -146,6 +146,16 @@ def training_flops_per_sequence(config, length: int, num_predictions: int) -> in
     return 3 * forward
 
 
+def masked_lm_flops_per_sequence(config, length: int, num_predictions: int, sentence_head: bool = False) -> int:
+    """Matmul FLOPs of one sequence through one masked-LM training step (BERT-style
+    MLM, or ALBERT's MLM + sentence-order prediction with `sentence_head`): the
+    encoder, the head on the masked positions, and the pooler + 2-way classifier."""
+    e, v, h = config.embedding_size, config.vocab_size, config.hidden_size
+    head = 2 * num_predictions * h * e + 2 * num_predictions * e * v
+    pooled = (2 * h * h + 2 * h * 2) if sentence_head else 0
+    return 3 * (encoder_forward_flops(config, length) + head + pooled)
+
+
 # --- data --------------------------------------------------------------------------
 
 
