@@ -39,8 +39,8 @@ resident set size is its own. The child reports:
    memory is touched) before each child and after the last, and the table
    gives each child's model FLOPs utilization against the mean of the two
    readings around it: MFU compares configurations fairly when seq/s cannot.
-   Model FLOPs are analytic, matmuls only, as in `pretraining_throughput.py`
-   (whose `encoder_forward_flops` this reuses): 3 x forward, where forward =
+   Model FLOPs are analytic, matmuls only (`electra_keras.pretraining.flops`,
+   as in `pretraining_throughput.py`): 3 x forward, where forward =
    the encoder + the MLM head at the P masked slots (2 P H E + 2 P E V) +
    pooler and SOP head (2 H^2 + 4 H).
 
@@ -118,13 +118,10 @@ def size_of(path: Path) -> int:
 
 
 def training_flops_per_sequence(config, length: int, num_predictions: int) -> int:
-    """Matmul FLOPs of one sequence through one AlbertPretrainer training step."""
-    from pretraining_throughput import encoder_forward_flops
+    """Matmul FLOPs of one sequence through one AlbertPretrainer training step (the library's count)."""
+    from electra_keras.pretraining.flops import training_flops_per_sequence as count
 
-    e, h, v = config.embedding_size, config.hidden_size, config.vocab_size
-    mlm_head = 2 * num_predictions * h * e + 2 * num_predictions * e * v
-    pooler_and_sop = 2 * h * h + 2 * h * 2
-    return 3 * (encoder_forward_flops(config, length) + mlm_head + pooler_and_sop)
+    return count(config, "albert", length, num_predictions)
 
 
 def measure(name: str, args) -> dict:

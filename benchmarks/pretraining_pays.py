@@ -177,11 +177,11 @@ def tfidf_accuracy(task: str, grid=(1.0, 10.0, 100.0)) -> dict:
 
 
 def flops_per_step(options) -> float:
-    """Analytic training FLOPs of one pretraining step (see pretraining_throughput.py)."""
+    """Analytic training FLOPs of one pretraining step (`electra_keras.pretraining.flops`)."""
     from electra_keras.config import ModelConfig
     from electra_keras.data.tokenizer import make_tokenizer
     from electra_keras.pretraining.masking import MaskingConfig
-    from pretraining_throughput import masked_lm_flops_per_sequence, training_flops_per_sequence
+    from electra_keras.pretraining.flops import training_flops_per_sequence
 
     vocabulary = make_tokenizer(options.vocabulary_path())
     overrides = dict(options.config)
@@ -190,11 +190,7 @@ def flops_per_step(options) -> float:
     config = ModelConfig.from_preset(options.preset, vocab_size=vocabulary.vocabulary_size, **overrides)
     predictions = MaskingConfig.electra(mask_token_id=0, special_token_ids=(0,), vocab_size=config.vocab_size,
                                         rate=options.masking_rate).num_predictions(options.sequence_length)
-    if options.objective == "electra":
-        per_sequence = training_flops_per_sequence(config, options.sequence_length, predictions)
-    else:
-        per_sequence = masked_lm_flops_per_sequence(config, options.sequence_length, predictions,
-                                                    sentence_head=options.objective == "albert")
+    per_sequence = training_flops_per_sequence(config, options.objective, options.sequence_length, predictions)
     return float(per_sequence * options.batch_size)
 
 

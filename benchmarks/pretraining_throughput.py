@@ -40,7 +40,8 @@ the median step time and its spread, (max - min) / median over the runs. The
 ratio ours/PyTorch is the ratio of the two medians' throughputs from the same
 run. Speed is never asserted anywhere: this script only reports.
 
-Model FLOPs (counted analytically, matmuls only: embedding lookups,
+Model FLOPs (`electra_keras.pretraining.flops`, the count every budget of
+this package uses; analytic, matmuls only: embedding lookups,
 softmax, LayerNorm, GELU, dropout and the optimizer are left out, as MFU
 conventionally does). For one encoder with embedding size E, hidden size H,
 FFN size F, N layers and sequence length L, one sequence's forward pass is
@@ -123,37 +124,11 @@ VARIANTS = {
 # --- model FLOPs -------------------------------------------------------------------
 
 
-def encoder_forward_flops(config, length: int) -> int:
-    """Matmul FLOPs of one sequence through one encoder (see the module docstring)."""
-    e, h, f = config.embedding_size, config.hidden_size, config.intermediate_size
-    projection = 2 * length * e * h if config.projects_embeddings else 0
-    per_layer = 8 * length * h * h + 4 * length * length * h + 4 * length * h * f
-    return projection + len(config.layer_schedule()) * per_layer
-
-
 def training_flops_per_sequence(config, length: int, num_predictions: int) -> int:
-    """Matmul FLOPs of one sequence through one ELECTRA training step."""
-    generator = config.generator_config()
-    e, v, h = config.embedding_size, config.vocab_size, config.hidden_size
-    generator_head = 2 * num_predictions * generator.hidden_size * e + 2 * num_predictions * e * v
-    discriminator_head = 2 * length * h * h + 2 * length * h
-    forward = (
-        encoder_forward_flops(generator, length)
-        + generator_head
-        + encoder_forward_flops(config, length)
-        + discriminator_head
-    )
-    return 3 * forward
+    """Matmul FLOPs of one sequence through one ELECTRA training step (the library's count)."""
+    from electra_keras.pretraining.flops import training_flops_per_sequence as count
 
-
-def masked_lm_flops_per_sequence(config, length: int, num_predictions: int, sentence_head: bool = False) -> int:
-    """Matmul FLOPs of one sequence through one masked-LM training step (BERT-style
-    MLM, or ALBERT's MLM + sentence-order prediction with `sentence_head`): the
-    encoder, the head on the masked positions, and the pooler + 2-way classifier."""
-    e, v, h = config.embedding_size, config.vocab_size, config.hidden_size
-    head = 2 * num_predictions * h * e + 2 * num_predictions * e * v
-    pooled = (2 * h * h + 2 * h * 2) if sentence_head else 0
-    return 3 * (encoder_forward_flops(config, length) + head + pooled)
+    return count(config, "electra", length, num_predictions)
 
 
 # --- data --------------------------------------------------------------------------

@@ -66,6 +66,14 @@ def test_recipe_run_learns_its_vocabulary_from_the_corpus(recipe_run):
     assert "film" in tokens and "story" in tokens and len(tokens) <= 300
     tokenizer = make_tokenizer(str(recipe_run / "vocab.txt"))
     assert keras.saving.load_model(recipe_run / "discriminator.keras").config.vocab_size == tokenizer.vocabulary_size
+    # Every log line reports the training compute so far (tests/test_flops.py checks the count).
+    model = _build_model(PretrainingOptions(**run), str(recipe_run / "vocab.txt"))
+    per_step = model.training_flops_per_step(batch_size=8, sequence_length=32)
+    assert per_step > 0
+    logged = [json.loads(line) for line in (recipe_run / "metrics.jsonl").read_text().splitlines()]
+    logged = [record for record in logged if not record.get("evaluation")]
+    assert [record["step"] for record in logged] == [2, 4, 6, 8]
+    assert [record["flops"] for record in logged] == [step * per_step for step in (2, 4, 6, 8)]
     # A resumed (here: finished) run reuses the vocabulary instead of learning it again.
     written = (recipe_run / "vocab.txt").stat().st_mtime_ns
     assert main(["pretrain", "--recipe", "tiny-quick", "--out", str(recipe_run),

@@ -99,6 +99,7 @@ class AlbertPretrainer(Pretrainer):
     """
 
     masking_style = "albert"
+    flops_objective = "albert"
 
     def __init__(self, config, masking=None, swap_rate: float = 0.5, **kwargs):
         super().__init__(config, masking=masking, **kwargs)

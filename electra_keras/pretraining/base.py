@@ -67,6 +67,16 @@ class Pretrainer(ConfiguredModel):
 
     # "electra" (85% [MASK], 15% kept) or "mlm" (BERT's 80/10/10).
     masking_style = "electra"
+    # How `pretraining.flops` counts a step of this objective.
+    flops_objective = "electra"
+
+    def training_flops_per_step(self, batch_size: int, sequence_length: int) -> int:
+        """Analytic training FLOPs of one step (`electra_keras.pretraining.flops`)."""
+        from electra_keras.pretraining.flops import training_flops_per_sequence
+
+        predictions = self.masking.num_predictions(sequence_length) if self.masking else 0
+        per_sequence = training_flops_per_sequence(self.config, self.flops_objective, sequence_length, predictions)
+        return batch_size * per_sequence
 
     @classmethod
     def from_preset(cls, name: str, vocabulary=None, lowercase: bool = True, masking_rate: float = 0.15, **kwargs):

@@ -27,6 +27,7 @@ class MaskedLMPretrainer(Pretrainer):
     """
 
     masking_style = "mlm"
+    flops_objective = "mlm"
 
     def __init__(self, config, masking=None, **kwargs):
         super().__init__(config, masking=masking, **kwargs)

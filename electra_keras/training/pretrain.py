@@ -15,7 +15,7 @@ Layout of `out`:
     data/                 TFRecord shards (prepared here unless --data is given)
     checkpoints/          the last k tf.train checkpoints
     logs/                 TensorBoard
-    metrics.jsonl         one line per log step
+    metrics.jsonl         one line per log step (with "flops": the training compute so far)
     run.json              the options of the run
     discriminator.keras, generator.keras (or masked_lm.keras, albert.keras)
     huggingface/          the same as transformers folders, with vocab.txt or spiece.model
@@ -283,9 +283,11 @@ class MetricsLog(keras.callbacks.Callback):
     interval), the same numbers as the progress bar.
     """
 
-    def __init__(self, path: Path, every: int, batch_size: int, sequence_length: int, counter: StepCounter):
+    def __init__(self, path: Path, every: int, batch_size: int, sequence_length: int, counter: StepCounter,
+                 flops_per_step: int | None = None):
         super().__init__()
         self.counter = counter
+        self.flops_per_step = flops_per_step
         self.path = path
         self.every = every
         self.tokens_per_step = batch_size * sequence_length
@@ -310,6 +312,8 @@ class MetricsLog(keras.callbacks.Callback):
         seconds, steps = now - self._last[0], step - self._last[1]
         self._last = (now, step)
         record = {"step": step, **{k: float(v) for k, v in (logs or {}).items()}}
+        if self.flops_per_step:
+            record["flops"] = float(step * self.flops_per_step)  # the training compute so far
         if steps > 0 and seconds > 0:
             record["sequences_per_second"] = steps * self.batch_size / seconds
         with self.path.open("a") as file:
@@ -547,6 +551,10 @@ def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callba
         finally:
             keras.mixed_precision.set_global_policy(previous_policy)
         model.optimizer.build(model.trainable_variables)
+    flops_per_step = model.training_flops_per_step(options.batch_size, options.sequence_length)
+    print(f"Training compute: {flops_per_step / 1e12:.4g} TFLOPs per step, "
+          f"{flops_per_step * options.total_steps / 1e15:.4g} PFLOPs for {options.total_steps:,} steps "
+          "(analytic matmul count, electra_keras.pretraining.flops)")
 
     # Every worker saves (the collectives need them all); only the chief's
     # checkpoints are kept in out/checkpoints.
@@ -601,7 +609,8 @@ def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callba
         ]
         if chief:
             run_callbacks += [
-                MetricsLog(metrics_path, options.log_every, options.batch_size, options.sequence_length, counter),
+                MetricsLog(metrics_path, options.log_every, options.batch_size, options.sequence_length, counter,
+                           flops_per_step),
                 keras.callbacks.TensorBoard(log_dir=str(out / "logs"), update_freq=options.log_every),
             ]
         model.fit(
@@ -622,6 +631,8 @@ def pretrain(options: PretrainingOptions, callbacks: list[keras.callbacks.Callba
     return {
         "steps": final_step,
         "resumed_from": start_step,
+        "flops_per_step": flops_per_step,
+        "flops": flops_per_step * final_step,
         "checkpoint": manager.latest_checkpoint,
         "written": [str(path) for path in written],
         "last_metrics": _last_record(metrics_path, evaluation=False),
