@@ -399,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser = commands.add_parser(
         "pretrain", help="pretrain ELECTRA, ALBERT or plain MLM; re-running on the same --out resumes"
     )
-    from electra_keras.training.pretrain import PretrainingOptions
+    from electra_keras.training.pretrain import OBJECTIVES, PretrainingOptions
 
     defaults = {field.name: field.default for field in dataclasses.fields(PretrainingOptions)}
 
@@ -413,8 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--init", help="continue pretraining from this encoder: a run folder, .keras "
                                              "file, transformers folder or official TF1 checkpoint (ELECTRA; "
                                              "its vocabulary and casing are used)")
-    train_parser.add_argument("--objective", choices=["electra", "mlm", "albert"],
-                              help="electra: replaced-token detection; mlm: BERT's masked LM; "
+    train_parser.add_argument("--objective", choices=list(OBJECTIVES),
+                              help="electra: replaced-token detection; electra-15, replace-mlm, all-tokens-mlm: "
+                                   "the ELECTRA paper's ablations (README); mlm: BERT's masked LM; "
                                    "albert: n-gram masked LM + sentence-order prediction " + default("objective"))
     train_parser.add_argument("--share", help=share_help + " (default: the preset's; ALBERT presets: all)")
     train_parser.add_argument("--corpus", nargs="*", help=corpus_help)

@@ -71,6 +71,9 @@ def masking(mlm=False):
     [
         ("electra", {"generator_size": 0.5}),
         ("electra", {"generator_size": 1.0, "embedding_size": 16}),  # a projection into the hidden size
+        ("electra-15", {"generator_size": 0.5}),
+        ("replace-mlm", {"generator_size": 0.5}),
+        ("all-tokens-mlm", {"generator_size": 0.5, "embedding_size": 16}),
         ("mlm", {"generator_size": None}),
         ("albert", {"family": "albert", "share": "all", "embedding_size": 16, "generator_size": None,
                     "pooler": True}),
@@ -78,8 +81,8 @@ def masking(mlm=False):
 )
 def test_training_flops_are_three_times_the_traced_forward_matmuls(objective, overrides):
     config = ek.ModelConfig.from_preset("tiny", vocab_size=VOCAB, **overrides)
-    if objective == "electra":
-        model = ek.ElectraPretrainer(config, masking=masking())
+    if objective not in ("mlm", "albert"):
+        model = ek.ElectraPretrainer(config, masking=masking(), variant=objective)
     elif objective == "mlm":
         model = ek.MaskedLMPretrainer(config, masking=masking(mlm=True))
     else:

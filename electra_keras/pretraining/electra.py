@@ -32,6 +32,26 @@ another arrangement (paper section 3.1; DeBERTaV3, He et al. 2021):
   generator_size 1.0): the generator is the discriminator's encoder with
   the masked-LM head on top, so the MLM loss trains the encoder that is
   fine-tuned too.
+
+`variant` picks the main network's task on the corrupted input, the paper's
+efficiency ablations (section 3.2, Table 5); each is an `--objective` value:
+
+- "electra": replaced-token detection on every real token (step 5 above);
+- "electra-15": the same loss on the masked positions only (15% of the
+  tokens), which shows how much of ELECTRA's gain comes from learning
+  from all tokens;
+- "replace-mlm": masked language modelling where the masked positions hold
+  generator samples instead of [MASK]; cross-entropy of the original token
+  at the masked positions (the pretrain/fine-tune [MASK] mismatch removed);
+- "all-tokens-mlm": like replace-mlm, but the identity of every real token
+  is predicted, through a copy mechanism: a sigmoid gate D per token puts
+  weight D on the input token and 1 - D on the masked-LM softmax, and the
+  loss is -log of that mixture's probability of the original token.
+
+The two MLM variants score tokens with an identity head (a masked-LM head
+tied to the discriminator's word table, and for all-tokens-mlm the copy
+gate); the discriminator's replaced-token head is then unused. Their loss is
+generator MLM + the main network's MLM (both cross-entropies, weight 1).
 """
 
 from __future__ import annotations
@@ -40,11 +60,16 @@ import keras
 import tensorflow as tf
 
 from electra_keras.encoder import embeddings_for
+from electra_keras.layers.embeddings import truncated_normal
+from electra_keras.layers.heads import MaskedLMHead
 from electra_keras.models import ElectraDiscriminator, ElectraGenerator
 from electra_keras.pretraining.base import Pretrainer, global_mean
 from electra_keras.pretraining.masking import MaskingConfig, scatter_positions
 
 WEIGHT_TYING = ("embeddings", "none", "gdes", "all")
+# The main network's task (module docstring); also the `--objective` values.
+VARIANTS = ("electra", "electra-15", "replace-mlm", "all-tokens-mlm")
+IDENTITY_VARIANTS = ("replace-mlm", "all-tokens-mlm")
 
 
 def gumbel_max_sample(logits, temperature: float = 1.0):
@@ -102,6 +127,8 @@ class ElectraPretrainer(Pretrainer):
         temperature: sampling temperature of the generator (paper: 1.0).
         weight_tying: "embeddings", "none", "gdes" or "all" (see the module
             docstring).
+        variant: "electra", "electra-15", "replace-mlm" or "all-tokens-mlm":
+            the main network's task (see the module docstring).
 
     Example:
     >>> model = ElectraPretrainer("tiny")
@@ -116,6 +143,7 @@ class ElectraPretrainer(Pretrainer):
         rtd_weight: float = 50.0,
         temperature: float = 1.0,
         weight_tying: str = "embeddings",
+        variant: str = "electra",
         **kwargs,
     ):
         super().__init__(config, masking=masking, **kwargs)
@@ -127,6 +155,13 @@ class ElectraPretrainer(Pretrainer):
             )
         if weight_tying not in WEIGHT_TYING:
             raise ValueError(f"weight_tying={weight_tying!r}: expected one of {WEIGHT_TYING}")
+        if variant not in VARIANTS:
+            raise ValueError(f"variant={variant!r}: expected one of {VARIANTS}")
+        if variant in IDENTITY_VARIANTS and weight_tying == "gdes":
+            raise ValueError(
+                f"variant={variant!r} scores tokens against the discriminator's word table, which "
+                "weight_tying='gdes' splits into a frozen base and a delta: use 'embeddings', 'none' or 'all'"
+            )
         if weight_tying == "all" and config.generator_size != 1.0:
             raise ValueError(
                 f"weight_tying='all' ties every generator weight to the discriminator's, so the "
@@ -156,14 +191,37 @@ class ElectraPretrainer(Pretrainer):
         # checkpoint written since.
         self.generator = generator
         self.discriminator = discriminator
+        # The MLM variants' identity head (and copy gate), after the two
+        # networks so that the default variant's checkpoints keep their layout.
+        self.identity_head = self.copy_gate = None
+        if variant in IDENTITY_VARIANTS:
+            self.identity_head = MaskedLMHead(
+                discriminator.encoder.embeddings.word_embeddings,
+                hidden_size=config.hidden_size,
+                hidden_act="gelu",
+                layer_norm_epsilon=config.layer_norm_epsilon,
+                initializer_range=config.initializer_range,
+                dtype=self.dtype_policy,
+                name="identity_head",
+            )
+            self.identity_head.build()
+            # The replaced-token head gets no loss here: frozen, so the
+            # optimizer neither decays it nor warns about missing gradients.
+            discriminator.head.trainable = False
+        if variant == "all-tokens-mlm":
+            self.copy_gate = keras.layers.Dense(
+                1, kernel_initializer=truncated_normal(config.initializer_range), dtype=self.dtype_policy,
+                name="copy_gate",
+            )
+            self.copy_gate.build((None, None, config.hidden_size))
         self.built = True
         # === Objective and metrics ===
         self.rtd_weight = rtd_weight
         self.temperature = temperature
         self.weight_tying = weight_tying
-        self.trackers = {
-            **mlm_trackers(),
-            "sampled_accuracy": keras.metrics.Mean(name="sampled_accuracy"),
+        self.variant = variant
+        self.flops_objective = variant
+        detection = {
             "rtd_loss": keras.metrics.Mean(name="rtd_loss"),
             "rtd_accuracy": keras.metrics.Mean(name="rtd_accuracy"),
             # Accuracy of always answering "original": what rtd_accuracy must beat.
@@ -171,6 +229,17 @@ class ElectraPretrainer(Pretrainer):
             "rtd_auc": keras.metrics.AUC(from_logits=True, name="rtd_auc"),
             "rtd_precision": keras.metrics.Precision(name="rtd_precision"),
             "rtd_recall": keras.metrics.Recall(name="rtd_recall"),
+        }
+        identity = {
+            "identity_loss": keras.metrics.Mean(name="identity_loss"),
+            "identity_accuracy": keras.metrics.Mean(name="identity_accuracy"),
+        }
+        if variant == "all-tokens-mlm":
+            identity["copy_probability"] = keras.metrics.Mean(name="copy_probability")
+        self.trackers = {
+            **mlm_trackers(),
+            "sampled_accuracy": keras.metrics.Mean(name="sampled_accuracy"),
+            **(identity if variant in IDENTITY_VARIANTS else detection),
         }
 
     @classmethod
@@ -266,9 +335,25 @@ class ElectraPretrainer(Pretrainer):
         described = super().initialize_output_priors(token_counts)
         counts = np.asarray(token_counts, np.float64)
         probabilities = counts / max(counts.sum(), 1.0)
-        replaced = self.masking.rate * (1.0 - float(np.sum(probabilities**2))) if self.masking else 0.15
+        # A masked token is replaced unless its sample equals it.
+        replaced_if_masked = 1.0 - float(np.sum(probabilities**2))
+        rate = self.masking.rate if self.masking else 0.15
+        replaced = rate * replaced_if_masked
+
+        def logit(p):
+            return np.log(p / (1.0 - p))
+
+        if self.variant in IDENTITY_VARIANTS:
+            # The identity head starts at the unigram distribution too.
+            self.identity_head.bias.assign(self.masked_lm_head.bias)
+            if self.copy_gate is not None:  # the share of tokens whose input is the original
+                self.copy_gate.bias.assign(np.full(self.copy_gate.bias.shape, logit(1.0 - replaced), "float32"))
+                described["expected copied share"] = 1.0 - replaced
+            return described
+        if self.variant == "electra-15":  # only masked positions are scored
+            replaced = replaced_if_masked
         bias = self.discriminator.head.prediction.bias
-        bias.assign(np.full(bias.shape, np.log(replaced / (1.0 - replaced)), "float32"))
+        bias.assign(np.full(bias.shape, logit(replaced), "float32"))
         described["expected replaced share"] = replaced
         return described
 
@@ -318,23 +403,30 @@ class ElectraPretrainer(Pretrainer):
         # 4. Corrupt the input; a correctly sampled token counts as original.
         corrupted, replaced = replace_tokens(batch, sampled)
 
-        # 5. The discriminator labels every real token.
-        rtd_logits = self.discriminator(
-            {"token_ids": corrupted, "segment_ids": batch["segment_ids"], "padding_mask": padding_mask},
-            training=training,
-        )
-        rtd_logits = tf.cast(rtd_logits, tf.float32)
-        token_weights = tf.cast(padding_mask, tf.float32)
+        corrupted_inputs = {"token_ids": corrupted, "segment_ids": batch["segment_ids"], "padding_mask": padding_mask}
+        values = {
+            "mlm_loss": (cross_entropy, weights),
+            "mlm_accuracy": (mlm_correct, weights),
+            "sampled_accuracy": (tf.cast(sampled == batch["masked_ids"], tf.float32), weights),
+        }
+        if self.variant in IDENTITY_VARIANTS:
+            identity_loss, identity_values = self._identity_objective(batch, corrupted_inputs, training)
+            values.update(identity_values)
+            return mlm_loss + identity_loss, values
+
+        # 5. The discriminator labels every real token ("electra-15": the masked ones only).
+        rtd_logits = tf.cast(self.discriminator(corrupted_inputs, training=training), tf.float32)
+        if self.variant == "electra-15":
+            token_weights = masked_token_indicator(batch, tf.shape(rtd_logits))
+        else:
+            token_weights = tf.cast(padding_mask, tf.float32)
         rtd_cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(labels=replaced, logits=rtd_logits)
         rtd_loss = global_mean(rtd_cross_entropy, token_weights)
         loss = mlm_loss + self.rtd_weight * rtd_loss
 
         predicted_replaced = tf.cast(rtd_logits > 0, tf.float32)
         probabilities = tf.sigmoid(rtd_logits)
-        values = {
-            "mlm_loss": (cross_entropy, weights),
-            "mlm_accuracy": (mlm_correct, weights),
-            "sampled_accuracy": (tf.cast(sampled == batch["masked_ids"], tf.float32), weights),
+        values |= {
             "rtd_loss": (rtd_cross_entropy, token_weights),
             "rtd_accuracy": (tf.cast(predicted_replaced == replaced, tf.float32), token_weights),
             "rtd_baseline_accuracy": (1.0 - replaced, token_weights),
@@ -344,8 +436,61 @@ class ElectraPretrainer(Pretrainer):
         }
         return loss, values
 
+    def _identity_objective(self, batch, corrupted_inputs, training):
+        """The MLM variants: the main network predicts original tokens from the
+        corrupted input, at the masked positions ("replace-mlm") or at every
+        real token through the copy mechanism ("all-tokens-mlm")."""
+        hidden = self.discriminator.encoder(corrupted_inputs, training=training)["sequence_output"]
+        if self.variant == "replace-mlm":
+            logits = self.identity_head(hidden, batch["masked_positions"])
+            cross_entropy, correct = masked_lm_terms(logits, batch)
+            weights = batch["masked_weights"]
+            loss = global_mean(cross_entropy, weights)
+            return loss, {"identity_loss": (cross_entropy, weights), "identity_accuracy": (correct, weights)}
+
+        originals = tf.cast(batch["token_ids"], tf.int32)
+        logits = self.identity_head(hidden)
+        gate_logits = tf.cast(tf.squeeze(self.copy_gate(hidden), -1), tf.float32)
+        negative_log_likelihood = copy_mechanism_loss(
+            logits, gate_logits, corrupted_inputs["token_ids"], originals
+        )
+        weights = tf.cast(batch["padding_mask"], tf.float32)
+        loss = global_mean(negative_log_likelihood, weights)
+        # The mixture's prediction: the input token when D > 1/2 and it beats the
+        # softmax's best, which with D > 1/2 it always does (D > 1 - D >= (1 - D) p).
+        softmax_best = tf.argmax(logits, -1, output_type=tf.int32)
+        predicted = tf.where(gate_logits > 0, corrupted_inputs["token_ids"], softmax_best)
+        correct = tf.cast(predicted == originals, tf.float32)
+        return loss, {
+            "identity_loss": (negative_log_likelihood, weights),
+            "identity_accuracy": (correct, weights),
+            "copy_probability": (tf.sigmoid(gate_logits), weights),
+        }
+
     def get_config(self):
         config = super().get_config()
         config.update(rtd_weight=self.rtd_weight, temperature=self.temperature,
-                      weight_tying=self.weight_tying)
+                      weight_tying=self.weight_tying, variant=self.variant)
         return config
+
+
+def masked_token_indicator(batch, shape):
+    """1.0 at the positions that were masked (whatever they now hold), else 0: (batch, length)."""
+    valid = batch["masked_weights"] > 0
+    ones = tf.cast(valid, tf.float32)
+    return scatter_positions(tf.zeros(shape, tf.float32), batch["masked_positions"], ones, valid)
+
+
+def copy_mechanism_loss(logits, gate_logits, input_ids, original_ids):
+    """-log p(original) under All-Tokens MLM's copy mechanism, per token.
+
+    p(w) = D * [w == input token] + (1 - D) * softmax(logits)[w], with
+    D = sigmoid(gate_logits). In log space: where the input is the original,
+    log(D + (1 - D) p) = logaddexp(log D, log(1 - D) + log p); elsewhere
+    log(1 - D) + log p.
+    """
+    log_softmax = -tf.nn.sparse_softmax_cross_entropy_with_logits(labels=original_ids, logits=logits)
+    log_keep = tf.math.log_sigmoid(gate_logits)  # log D
+    log_generate = tf.math.log_sigmoid(-gate_logits) + log_softmax  # log((1 - D) p)
+    copied = tf.equal(input_ids, original_ids)
+    return -tf.where(copied, tf.experimental.numpy.logaddexp(log_keep, log_generate), log_generate)

@@ -23,7 +23,9 @@ Heads, per sequence with P masked positions and vocabulary V:
   hidden size to E on the P positions, and the output layer tied to the
   word table: 2 P H E + 2 P E V;
 - ELECTRA's discriminator: a dense H -> H and a H -> 1 on every token:
-  2 L H^2 + 2 L H;
+  2 L H^2 + 2 L H; Replace MLM's identity head is a masked-LM head on the
+  P positions, All-Tokens MLM's one on all L tokens plus the copy gate
+  (2 L H);
 - ALBERT's sentence-order (and NSP) head: the pooler H -> H and H -> 2 on
   [CLS]: 2 H^2 + 4 H.
 
@@ -36,6 +38,8 @@ from __future__ import annotations
 
 # Objectives whose step is one encoder with a masked-LM head.
 MASKED_LM_OBJECTIVES = ("mlm", "albert")
+# A generator and a main network (ElectraPretrainer's variants).
+ELECTRA_OBJECTIVES = ("electra", "electra-15", "replace-mlm", "all-tokens-mlm")
 
 
 def encoder_forward_flops(config, length: int) -> int:
@@ -59,7 +63,8 @@ def training_flops_per_sequence(config, objective: str, length: int, num_predict
         config: the `ModelConfig` of the encoder that is fine-tuned (for
             ELECTRA the discriminator's, whose `generator_config()` gives
             the generator).
-        objective: "electra", "mlm" or "albert" (masked LM + sentence order).
+        objective: "electra" and its variants ("electra-15", "replace-mlm",
+            "all-tokens-mlm"), "mlm" or "albert" (masked LM + sentence order).
         length: the sequence length.
         num_predictions: masked positions per sequence (the masking config's
             `num_predictions(length)`).
@@ -71,18 +76,23 @@ def training_flops_per_sequence(config, objective: str, length: int, num_predict
     8.98
     """
     h = config.hidden_size
-    if objective == "electra":
+    if objective in ELECTRA_OBJECTIVES:
         generator = config.generator_config()
         forward = (
             encoder_forward_flops(generator, length)
             + masked_lm_head_flops(generator, num_predictions)
             + encoder_forward_flops(config, length)
-            + 2 * length * h * h + 2 * length * h
         )
+        if objective == "replace-mlm":
+            forward += masked_lm_head_flops(config, num_predictions)
+        elif objective == "all-tokens-mlm":
+            forward += masked_lm_head_flops(config, length) + 2 * length * h  # + the copy gate
+        else:  # the replaced-token head, on every token (electra-15 too: the loss is masked, not the head)
+            forward += 2 * length * h * h + 2 * length * h
     elif objective in MASKED_LM_OBJECTIVES:
         forward = encoder_forward_flops(config, length) + masked_lm_head_flops(config, num_predictions)
         if objective == "albert":
             forward += 2 * h * h + 4 * h
     else:
-        raise ValueError(f"objective={objective!r}: expected 'electra' or one of {MASKED_LM_OBJECTIVES}")
+        raise ValueError(f"objective={objective!r}: expected one of {ELECTRA_OBJECTIVES + MASKED_LM_OBJECTIVES}")
     return 3 * forward

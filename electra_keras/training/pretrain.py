@@ -38,7 +38,9 @@ import tensorflow as tf
 
 from electra_keras.training.strategy import is_chief, make_strategy
 
-OBJECTIVES = ("electra", "mlm", "albert")
+# ELECTRA and its efficiency ablations (ElectraPretrainer's variants), then the single-network objectives.
+ELECTRA_OBJECTIVES = ("electra", "electra-15", "replace-mlm", "all-tokens-mlm")
+OBJECTIVES = (*ELECTRA_OBJECTIVES, "mlm", "albert")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 # Official ELECTRA peak learning rates (Appendix A): 5e-4 Small, 2e-4 Base/Large.
 # Other presets get 2e-4; for electra-mini at batch 32 that was stable where
@@ -58,8 +60,10 @@ class PretrainingOptions:
             the preset's random weights; ELECTRA only. The generator is new,
             `config["generator_size"]` (default 0.25) of the encoder's width,
             and the vocabulary and casing are the checkpoint's.
-        objective: "electra" (replaced-token detection), "mlm" (the ablation)
-            or "albert" (n-gram MLM + sentence-order prediction).
+        objective: "electra" (replaced-token detection), its ablations
+            "electra-15", "replace-mlm" and "all-tokens-mlm" (paper Table 5,
+            see `pretraining.electra`), "mlm" (BERT's masked LM) or "albert"
+            (n-gram MLM + sentence-order prediction).
         share: cross-layer sharing of the encoder(s): "none", "all",
             "attention", "ffn" or "groups"; None keeps the preset's.
         corpus: text files/folders/globs; None is WikiText-2 (train split).
@@ -146,8 +150,9 @@ class PretrainingOptions:
                 problems.append(f"{name}={getattr(self, name)}: expected a positive integer")
         if self.vocabulary is not None and self.vocabulary_size is not None:
             problems.append("pass vocabulary (a file) or vocabulary_size (learn one from the corpus), not both")
-        if self.init is not None and self.objective != "electra":
-            problems.append(f"init (continued pretraining) is for objective='electra', not {self.objective!r}")
+        if self.init is not None and self.objective not in ELECTRA_OBJECTIVES:
+            problems.append(f"init (continued pretraining) is for objective='electra' (or its variants), "
+                            f"not {self.objective!r}")
         if self.init is not None and self.vocabulary_size is not None:
             problems.append("init brings its own vocabulary: vocabulary_size cannot be used with it")
         if problems:
@@ -446,9 +451,7 @@ def _build_model(options: PretrainingOptions, vocabulary: str, pretrained=None):
     from electra_keras.pretraining import AlbertPretrainer, ElectraPretrainer, MaskedLMPretrainer
     from electra_keras.training.optimizers import electra_adamw
 
-    model_class = {"electra": ElectraPretrainer, "mlm": MaskedLMPretrainer, "albert": AlbertPretrainer}[
-        options.objective
-    ]
+    model_class = {"mlm": MaskedLMPretrainer, "albert": AlbertPretrainer}.get(options.objective, ElectraPretrainer)
     config = dict(options.config)
     if options.share is not None:
         config["share"] = options.share
@@ -457,8 +460,9 @@ def _build_model(options: PretrainingOptions, vocabulary: str, pretrained=None):
     if options.objective == "albert":
         config.setdefault("pooler", True)  # the SOP head reads the pooled [CLS]
     arguments = {}
-    if options.objective == "electra":
-        arguments = {"weight_tying": options.weight_tying, "rtd_weight": options.rtd_weight}
+    if options.objective in ELECTRA_OBJECTIVES:
+        arguments = {"weight_tying": options.weight_tying, "rtd_weight": options.rtd_weight,
+                     "variant": options.objective}
     if options.init is not None:
         from electra_keras.tasks.pretrained import load_pretrained
 
