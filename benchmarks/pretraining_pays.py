@@ -51,8 +51,9 @@ def parse_args(argv=None):
     parser.add_argument("--budgets", type=int, default=5, help="checkpoints fine-tuned, evenly spread")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--tasks", default="sentiment,trec", help="comma-separated: sentiment, trec")
-    parser.add_argument("--json", help="default benchmarks/results/pretraining_pays.json (--quick: none)")
-    parser.add_argument("--plot", help="default benchmarks/results/pretraining_pays.png (--quick: none)")
+    parser.add_argument("--json", help="default benchmarks/results/pretraining_pays.json, for other recipes "
+                                       "pretraining_pays_RECIPE.json (--quick: none)")
+    parser.add_argument("--plot", help="default: the --json path as .png (--quick: none)")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--quick", action="store_true",
                         help="a tiny model, corpus and fine-tuning: checks the script end to end")
@@ -321,8 +322,9 @@ def main(argv=None) -> int:
     print(format_machine(report["machine"]))
     print(markdown_table(headers, rows) if args.markdown else text_table(headers, rows))
     if not args.quick:
-        args.json = args.json or str(RESULTS / "pretraining_pays.json")
-        args.plot = args.plot or str(RESULTS / "pretraining_pays.png")
+        stem = "pretraining_pays" if name == "electra-cpu" else f"pretraining_pays_{name}"
+        args.json = args.json or str(RESULTS / f"{stem}.json")
+        args.plot = args.plot or str(Path(args.json).with_suffix(".png"))
     if args.json:
         summary = {
             task: {
