@@ -182,11 +182,11 @@ def flops_per_step(options) -> float:
     from electra_keras.config import ModelConfig
     from electra_keras.data.tokenizer import make_tokenizer
     from electra_keras.pretraining.masking import MaskingConfig
-    from electra_keras.pretraining.flops import training_flops_per_sequence
+    from electra_keras.pretraining.flops import ELECTRA_OBJECTIVES, training_flops_per_sequence
 
     vocabulary = make_tokenizer(options.vocabulary_path())
     overrides = dict(options.config)
-    if options.objective != "electra":
+    if options.objective not in ELECTRA_OBJECTIVES:
         overrides.setdefault("generator_size", None)  # one encoder, no generator
     config = ModelConfig.from_preset(options.preset, vocab_size=vocabulary.vocabulary_size, **overrides)
     predictions = MaskingConfig.electra(mask_token_id=0, special_token_ids=(0,), vocab_size=config.vocab_size,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from electra_keras.pretraining.albert import swap_segments
+from electra_keras.pretraining.albert import random_next_segments, swap_segments
 from electra_keras.pretraining.masking import MaskingConfig, mask_batch, ngram_spans
 
 PAD, UNK, CLS, SEP, MASK = 0, 1, 2, 3, 4
@@ -134,3 +134,61 @@ def test_ngram_masking_takes_whole_spans_within_budget():
     # Spans make neighbours: about half the chosen tokens have a chosen right neighbour,
     # against ~15% when tokens are drawn independently.
     assert adjacent / chosen_total > 0.35
+
+
+def test_next_sentence_negatives_take_the_next_rows_b_cut_to_fit():
+    """BERT's NSP: a replaced row reads [CLS] own A [SEP] neighbour's B (cut to the room left) [SEP]."""
+    batch = pairs(single_rows=(3, 7), seed=4)
+    out = {k: np.asarray(v) for k, v in random_next_segments(batch, seed=[2, 9]).items()}
+    labels, size, length = out["nsp_labels"], 32, 48
+    assert 8 < labels.sum() < 24
+    np.testing.assert_array_equal(out["nsp_weights"], [0.0 if r in (3, 7) else 1.0 for r in range(size)])
+    cut = 0
+    for row in range(size):
+        a, b = segments(batch["token_ids"][row], batch["segment_ids"][row], batch["padding_mask"][row])
+        if not labels[row]:
+            for key in ("token_ids", "segment_ids", "padding_mask"):
+                np.testing.assert_array_equal(out[key][row], batch[key][row])
+            continue
+        partner = (row + 1) % size
+        _, partner_b = segments(batch["token_ids"][partner], batch["segment_ids"][partner],
+                                batch["padding_mask"][partner])
+        new_b = partner_b[: length - len(a) - 3]
+        cut += len(new_b) < len(partner_b)
+        expected = [CLS, *a, SEP, *new_b, SEP]
+        expected += [PAD] * (length - len(expected))
+        np.testing.assert_array_equal(out["token_ids"][row], expected)
+        real = len(a) + len(new_b) + 3
+        np.testing.assert_array_equal(out["padding_mask"][row], [1] * real + [0] * (length - real))
+        np.testing.assert_array_equal(out["segment_ids"][row],
+                                      [0] * (len(a) + 2) + [1] * (len(new_b) + 1) + [0] * (length - real))
+    assert labels[3] == 0 and labels[7] == 0 and labels[2] == 0 and labels[6] == 0  # no B to take
+    assert cut > 0  # some neighbours' B had to be shortened
+
+
+def test_sentence_tasks_of_the_albert_objective():
+    """The loss is MLM + the sentence task's cross-entropy ("none": MLM alone)."""
+    import electra_keras as ek
+
+    config = ek.ModelConfig.from_preset("tiny", family="albert", vocab_size=VOCAB, generator_size=None,
+                                        share="all", pooler=True)
+    masking = MaskingConfig.albert(mask_token_id=MASK, special_token_ids=SPECIAL, vocab_size=VOCAB)
+    losses = {}
+    for task in ("sop", "nsp", "none"):
+        model = ek.AlbertPretrainer(config, masking=masking, sentence_task=task)
+        batch = model.mask(pairs(seed=5), seed=[4, 4])
+        loss, values = model.objective(batch, training=False)
+
+        def mean(entry):
+            value, weight = (np.asarray(t, "float64") for t in entry)
+            return (value * weight).sum() / weight.sum()
+
+        expected = mean(values["mlm_loss"]) + (mean(values[f"{task}_loss"]) if task != "none" else 0.0)
+        np.testing.assert_allclose(float(loss), expected, rtol=1e-5)
+        if task != "none":
+            np.testing.assert_array_equal(np.asarray(values[f"{task}_loss"][1]), batch[f"{task}_weights"])
+        losses[task] = set(values)
+    assert losses["nsp"] >= {"nsp_loss", "nsp_accuracy"} and "sop_loss" not in losses["nsp"]
+    assert losses["none"] == {"mlm_loss", "mlm_accuracy"}
+    with pytest.raises(ValueError, match="sentence_task='order'"):
+        ek.AlbertPretrainer(config, masking=masking, sentence_task="order")

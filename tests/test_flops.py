@@ -77,16 +77,19 @@ def masking(mlm=False):
         ("mlm", {"generator_size": None}),
         ("albert", {"family": "albert", "share": "all", "embedding_size": 16, "generator_size": None,
                     "pooler": True}),
+        ("albert-none", {"family": "albert", "share": "all", "embedding_size": 16, "generator_size": None,
+                         "pooler": True}),
     ],
 )
 def test_training_flops_are_three_times_the_traced_forward_matmuls(objective, overrides):
     config = ek.ModelConfig.from_preset("tiny", vocab_size=VOCAB, **overrides)
-    if objective not in ("mlm", "albert"):
+    if objective != "mlm" and not objective.startswith("albert"):
         model = ek.ElectraPretrainer(config, masking=masking(), variant=objective)
     elif objective == "mlm":
         model = ek.MaskedLMPretrainer(config, masking=masking(mlm=True))
     else:
-        model = ek.AlbertPretrainer(config, masking=masking(mlm=True))
+        sentence_task = "none" if objective == "albert-none" else "sop"
+        model = ek.AlbertPretrainer(config, masking=masking(mlm=True), sentence_task=sentence_task)
     batch = masked_batch(model)
     predictions = batch["masked_positions"].shape[1]
     expected = BATCH * training_flops_per_sequence(model.config, objective, LENGTH, predictions)

@@ -253,3 +253,20 @@ def test_every_ablation_objective_runs_from_the_command_line(tmp_path, data_dir,
     assert json.loads((out / "run.json").read_text())["objective"] == objective
     model = keras.saving.load_model(out / "discriminator.keras")
     assert model.encoder.config.hidden_size == 32
+
+
+@pytest.mark.parametrize("objective, logged", [("albert-nsp", "nsp_accuracy"), ("albert-none", "mlm_accuracy")])
+def test_albert_sentence_task_objectives_run_from_the_command_line(tmp_path, small_corpus, objective, logged):
+    """`--objective albert-nsp / albert-none`: sentence-pair data prepared, 2 steps, an ALBERT written."""
+    from electra_keras.cli import main
+
+    out = tmp_path / objective
+    assert main(["pretrain", "--out", str(out), "--corpus", str(small_corpus), *TINY, "--objective", objective,
+                 "--config", "family=albert", "--config", "share=all", "--steps", "2", "--checkpoint-every", "2",
+                 "--log-every", "1"]) == 0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert np.isfinite(records[-1][logged])
+    assert ("nsp_loss" in records[-1]) == (objective == "albert-nsp") and "sop_loss" not in records[-1]
+    metadata = json.loads((out / "data" / "metadata.json").read_text())
+    assert metadata["sentence_pairs"] is True
+    assert (out / "albert.keras").exists()

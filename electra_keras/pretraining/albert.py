@@ -15,6 +15,10 @@ Read `AlbertPretrainer.objective` top to bottom; it follows the paper
 4. loss = MLM cross-entropy (mean over masked tokens) + SOP cross-entropy
    (mean over the examples that have a segment B), with equal weights.
 
+`sentence_task` swaps step 1 for the paper's Table 5 comparison: "nsp" is
+BERT's next-sentence prediction (half of the examples get a random segment
+B, `random_next_segments`), "none" trains the masked LM alone.
+
 The encoder may use any sharing schedule (`ModelConfig.share`): ALBERT's is
 "all", one set of layer weights used at every depth.
 """
@@ -77,6 +81,67 @@ def swap_segments(batch: dict, seed=None, rate: float = 0.5) -> dict:
     }
 
 
+def random_next_segments(batch: dict, seed=None, rate: float = 0.5) -> dict:
+    """BERT's next-sentence prediction negatives: segment B of a random half
+    of the examples is replaced by segment B of the next example in the batch.
+
+    The reader shuffles examples across the corpus, so the neighbour's B comes
+    from another document (almost always), as BERT's "random next sentence";
+    it is cut to fit the sequence length. The padding id is taken to be 0
+    ([PAD] / <pad> in every vocabulary this package builds or loads).
+
+    Args:
+        batch: as for `swap_segments`.
+        seed: optional stateless seed, shape (2,); None draws fresh.
+        rate: the probability of a random B.
+
+    Returns:
+        The batch with `token_ids`, `segment_ids` and `padding_mask` rewritten
+        where replaced, plus `nsp_labels` (int32, 1 = random B, transformers'
+        `next_sentence_label` convention) and `nsp_weights` (1.0 for examples
+        with a segment B).
+    """
+    token_ids = tf.cast(batch["token_ids"], tf.int32)
+    segment_ids = tf.cast(batch["segment_ids"], tf.int32)
+    real = tf.cast(batch["padding_mask"], tf.int32)
+    in_b = segment_ids * real
+    length_b = tf.reduce_sum(in_b, axis=1) - 1  # B without its [SEP]
+    length_a = tf.reduce_sum(real - in_b, axis=1) - 2  # A without [CLS], [SEP]
+    has_b = length_b > 0
+    size, length = tf.shape(token_ids)[0], tf.shape(token_ids)[1]
+    partner = tf.math.floormod(tf.range(size) + 1, size)
+    replace = tf.logical_and(_uniform(tf.shape(has_b), seed) < rate, has_b)
+    replace = tf.logical_and(replace, tf.logical_and(tf.gather(has_b, partner), size > 1))
+
+    # [CLS] A [SEP] (own) + the partner's B, cut to the room left, + [SEP].
+    start_b = (length_a + 2)[:, tf.newaxis]
+    new_length_b = tf.minimum(tf.gather(length_b, partner), length - tf.cast(length_a, tf.int32) - 3)[:, tf.newaxis]
+    j = tf.range(length)[tf.newaxis, :]
+    partner_ids = tf.gather(token_ids, partner)
+    source = tf.clip_by_value(tf.gather(length_a, partner)[:, tf.newaxis] + 2 + (j - start_b), 0, length - 1)
+    from_partner = tf.gather(partner_ids, source, batch_dims=1)
+    separator = tf.gather(token_ids, (length_a + 1)[:, tf.newaxis], batch_dims=1)
+    end = start_b + new_length_b  # the position of the last [SEP]
+    new_ids = tf.where(j < start_b, token_ids, tf.where(j < end, from_partner, separator))
+    new_real = tf.cast(j <= end, tf.int32)
+    new_ids *= new_real
+    new_segments = tf.cast(j >= start_b, tf.int32) * new_real
+    rows = replace[:, tf.newaxis]
+    return {
+        **batch,
+        "token_ids": tf.where(rows, new_ids, token_ids),
+        "segment_ids": tf.where(rows, new_segments, segment_ids),
+        "padding_mask": tf.where(rows, new_real, real),
+        "nsp_labels": tf.cast(replace, tf.int32),
+        "nsp_weights": tf.cast(has_b, tf.float32),
+    }
+
+
+# The sentence-level task next to the masked LM (paper Table 5; `--objective`
+# albert, albert-nsp, albert-none).
+SENTENCE_TASKS = ("sop", "nsp", "none")
+
+
 @keras.saving.register_keras_serializable(package="electra_keras")
 class AlbertPretrainer(Pretrainer):
     """Encoder (with pooler) + MLM head tied to the word table + SOP head,
@@ -89,7 +154,10 @@ class AlbertPretrainer(Pretrainer):
         config: a `ModelConfig` (with `pooler=True`), its dict, or a preset name.
         masking: a `MaskingConfig`; `from_preset(..., vocabulary=...)` builds
             ALBERT's n-gram masking from the vocabulary's special tokens.
-        swap_rate: the probability that an example's segments are swapped.
+        swap_rate: the probability that an example's segments are swapped
+            (for NSP: that its segment B is replaced).
+        sentence_task: "sop" (ALBERT's sentence order), "nsp" (BERT's next
+            sentence, `random_next_segments`) or "none" (masked LM only).
 
     Example:
     >>> model = AlbertPretrainer(ModelConfig.from_preset("tiny", family="albert",
@@ -101,9 +169,11 @@ class AlbertPretrainer(Pretrainer):
     masking_style = "albert"
     flops_objective = "albert"
 
-    def __init__(self, config, masking=None, swap_rate: float = 0.5, **kwargs):
+    def __init__(self, config, masking=None, swap_rate: float = 0.5, sentence_task: str = "sop", **kwargs):
         super().__init__(config, masking=masking, **kwargs)
         config = self.config
+        if sentence_task not in SENTENCE_TASKS:
+            raise ValueError(f"sentence_task={sentence_task!r}: expected one of {SENTENCE_TASKS}")
         if not config.pooler:
             raise ValueError("AlbertPretrainer: the config needs pooler=True (SOP reads it)")
         # === Layers ===
@@ -129,11 +199,17 @@ class AlbertPretrainer(Pretrainer):
         self.built = True
         # === Objective and metrics ===
         self.swap_rate = swap_rate
-        self.trackers = {
-            **mlm_trackers(),
-            "sop_loss": keras.metrics.Mean(name="sop_loss"),
-            "sop_accuracy": keras.metrics.Mean(name="sop_accuracy"),
-        }
+        self.sentence_task = sentence_task
+        if sentence_task == "none":
+            # Still computed (the model's outputs keep their shape), never trained.
+            self.sop_head.trainable = False
+            self.encoder.pooler.trainable = False
+        self.trackers = mlm_trackers()
+        if sentence_task != "none":
+            self.trackers |= {
+                f"{sentence_task}_loss": keras.metrics.Mean(name=f"{sentence_task}_loss"),
+                f"{sentence_task}_accuracy": keras.metrics.Mean(name=f"{sentence_task}_accuracy"),
+            }
 
     @property
     def masked_lm_head(self):
@@ -152,7 +228,10 @@ class AlbertPretrainer(Pretrainer):
         if self.masking is None:
             return super().mask(batch, seed)  # raises the missing-config error
         swap_seed, mask_seed = _split_seed(seed, 2)
-        batch = swap_segments(batch, swap_seed, self.swap_rate)
+        if self.sentence_task == "sop":
+            batch = swap_segments(batch, swap_seed, self.swap_rate)
+        elif self.sentence_task == "nsp":
+            batch = random_next_segments(batch, swap_seed, self.swap_rate)
         return mask_batch(batch, self.masking, seed=mask_seed)
 
     def objective(self, batch, training):
@@ -169,23 +248,24 @@ class AlbertPretrainer(Pretrainer):
         weights = batch["masked_weights"]
         mlm_loss = global_mean(cross_entropy, weights)
 
-        sop_logits = tf.cast(outputs["sop_logits"], tf.float32)
-        sop_labels = tf.cast(batch["sop_labels"], tf.int32)
-        sop_weights = batch["sop_weights"]
-        sop_cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=sop_labels, logits=sop_logits
+        values = {"mlm_loss": (cross_entropy, weights), "mlm_accuracy": (mlm_correct, weights)}
+        if self.sentence_task == "none":
+            return mlm_loss, values
+        # The sentence task's head is the same 2-way classifier on the pooled [CLS].
+        task = self.sentence_task
+        sentence_logits = tf.cast(outputs["sop_logits"], tf.float32)
+        sentence_labels = tf.cast(batch[f"{task}_labels"], tf.int32)
+        sentence_weights = batch[f"{task}_weights"]
+        sentence_cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=sentence_labels, logits=sentence_logits
         )
-        sop_loss = global_mean(sop_cross_entropy, sop_weights)
-        sop_correct = tf.cast(tf.argmax(sop_logits, -1, output_type=tf.int32) == sop_labels, tf.float32)
-        values = {
-            "mlm_loss": (cross_entropy, weights),
-            "mlm_accuracy": (mlm_correct, weights),
-            "sop_loss": (sop_cross_entropy, sop_weights),
-            "sop_accuracy": (sop_correct, sop_weights),
-        }
-        return mlm_loss + sop_loss, values
+        sentence_loss = global_mean(sentence_cross_entropy, sentence_weights)
+        predicted = tf.argmax(sentence_logits, -1, output_type=tf.int32)
+        values[f"{task}_loss"] = (sentence_cross_entropy, sentence_weights)
+        values[f"{task}_accuracy"] = (tf.cast(predicted == sentence_labels, tf.float32), sentence_weights)
+        return mlm_loss + sentence_loss, values
 
     def get_config(self):
         config = super().get_config()
-        config.update(swap_rate=self.swap_rate)
+        config.update(swap_rate=self.swap_rate, sentence_task=self.sentence_task)
         return config

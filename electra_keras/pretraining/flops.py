@@ -37,7 +37,7 @@ discriminator's encoder, run a second time on the masked input.
 from __future__ import annotations
 
 # Objectives whose step is one encoder with a masked-LM head.
-MASKED_LM_OBJECTIVES = ("mlm", "albert")
+MASKED_LM_OBJECTIVES = ("mlm", "albert", "albert-nsp", "albert-none")
 # A generator and a main network (ElectraPretrainer's variants).
 ELECTRA_OBJECTIVES = ("electra", "electra-15", "replace-mlm", "all-tokens-mlm")
 
@@ -64,7 +64,8 @@ def training_flops_per_sequence(config, objective: str, length: int, num_predict
             ELECTRA the discriminator's, whose `generator_config()` gives
             the generator).
         objective: "electra" and its variants ("electra-15", "replace-mlm",
-            "all-tokens-mlm"), "mlm" or "albert" (masked LM + sentence order).
+            "all-tokens-mlm"), "mlm", or "albert" (masked LM + sentence order)
+            and its "albert-nsp" and "albert-none".
         length: the sequence length.
         num_predictions: masked positions per sequence (the masking config's
             `num_predictions(length)`).
@@ -91,7 +92,7 @@ def training_flops_per_sequence(config, objective: str, length: int, num_predict
             forward += 2 * length * h * h + 2 * length * h
     elif objective in MASKED_LM_OBJECTIVES:
         forward = encoder_forward_flops(config, length) + masked_lm_head_flops(config, num_predictions)
-        if objective == "albert":
+        if objective.startswith("albert"):  # the pooler and the 2-way sentence head (computed for "none" too)
             forward += 2 * h * h + 4 * h
     else:
         raise ValueError(f"objective={objective!r}: expected one of {ELECTRA_OBJECTIVES + MASKED_LM_OBJECTIVES}")

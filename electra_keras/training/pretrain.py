@@ -40,7 +40,9 @@ from electra_keras.training.strategy import is_chief, make_strategy
 
 # ELECTRA and its efficiency ablations (ElectraPretrainer's variants), then the single-network objectives.
 ELECTRA_OBJECTIVES = ("electra", "electra-15", "replace-mlm", "all-tokens-mlm")
-OBJECTIVES = (*ELECTRA_OBJECTIVES, "mlm", "albert")
+# ALBERT with its sentence task: sentence order (the paper's), BERT's next sentence, none.
+ALBERT_OBJECTIVES = {"albert": "sop", "albert-nsp": "nsp", "albert-none": "none"}
+OBJECTIVES = (*ELECTRA_OBJECTIVES, "mlm", *ALBERT_OBJECTIVES)
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 # Official ELECTRA peak learning rates (Appendix A): 5e-4 Small, 2e-4 Base/Large.
 # Other presets get 2e-4; for electra-mini at batch 32 that was stable where
@@ -62,8 +64,9 @@ class PretrainingOptions:
             and the vocabulary and casing are the checkpoint's.
         objective: "electra" (replaced-token detection), its ablations
             "electra-15", "replace-mlm" and "all-tokens-mlm" (paper Table 5,
-            see `pretraining.electra`), "mlm" (BERT's masked LM) or "albert"
-            (n-gram MLM + sentence-order prediction).
+            see `pretraining.electra`), "mlm" (BERT's masked LM), "albert"
+            (n-gram MLM + sentence-order prediction), "albert-nsp" (+ BERT's
+            next-sentence prediction instead) or "albert-none" (n-gram MLM only).
         share: cross-layer sharing of the encoder(s): "none", "all",
             "attention", "ffn" or "groups"; None keeps the preset's.
         corpus: text files/folders/globs; None is WikiText-2 (train split).
@@ -345,8 +348,9 @@ def _data_recipe(corpus, options: PretrainingOptions, vocabulary: str) -> dict[s
         "sequence_length": options.sequence_length,
         "lowercase": options.lowercase,
         "seed": options.seed,
-        # ALBERT's sentence-order prediction needs two segments per example.
-        "sentence_pairs": options.objective == "albert",
+        # ALBERT's sentence tasks need two segments per example (all three
+        # ALBERT objectives read the same examples, so they compare fairly).
+        "sentence_pairs": options.objective in ALBERT_OBJECTIVES,
         "vocabulary sha256": vocabulary_sha256(make_tokenizer(vocabulary).vocabulary),
     }
 
@@ -392,7 +396,7 @@ def _prepare_data(corpus, data_dir: Path, options: PretrainingOptions, vocabular
     prepare_pretraining_data(
         corpus, vocabulary, data_dir, sequence_length=options.sequence_length,
         lowercase=options.lowercase, seed=options.seed,
-        sentence_pairs=options.objective == "albert",
+        sentence_pairs=options.objective in ALBERT_OBJECTIVES,
     )
     return data_dir
 
@@ -451,15 +455,20 @@ def _build_model(options: PretrainingOptions, vocabulary: str, pretrained=None):
     from electra_keras.pretraining import AlbertPretrainer, ElectraPretrainer, MaskedLMPretrainer
     from electra_keras.training.optimizers import electra_adamw
 
-    model_class = {"mlm": MaskedLMPretrainer, "albert": AlbertPretrainer}.get(options.objective, ElectraPretrainer)
+    model_class = ElectraPretrainer
+    if options.objective == "mlm":
+        model_class = MaskedLMPretrainer
+    elif options.objective in ALBERT_OBJECTIVES:
+        model_class = AlbertPretrainer
     config = dict(options.config)
     if options.share is not None:
         config["share"] = options.share
-    if options.objective in ("mlm", "albert"):
+    if options.objective == "mlm" or options.objective in ALBERT_OBJECTIVES:
         config.setdefault("generator_size", None)
-    if options.objective == "albert":
-        config.setdefault("pooler", True)  # the SOP head reads the pooled [CLS]
     arguments = {}
+    if options.objective in ALBERT_OBJECTIVES:
+        config.setdefault("pooler", True)  # the sentence head reads the pooled [CLS]
+        arguments = {"sentence_task": ALBERT_OBJECTIVES[options.objective]}
     if options.objective in ELECTRA_OBJECTIVES:
         arguments = {"weight_tying": options.weight_tying, "rtd_weight": options.rtd_weight,
                      "variant": options.objective}
