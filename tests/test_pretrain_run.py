@@ -240,8 +240,8 @@ def test_albert_encoder_electra_pretrains_then_fine_tunes_on_sentiment(tmp_path,
     ("all-tokens-mlm", "copy_probability"),
 ])
 def test_every_ablation_objective_runs_from_the_command_line(tmp_path, data_dir, objective, logged):
-    """`electra-keras pretrain --objective X`: 2 steps, the variant's metrics, an exported
-    discriminator whose encoder fine-tuning takes like any other."""
+    """`electra-keras pretrain --objective X`: 2 steps, the variant's metrics, the model saved
+    (.keras, loaded back with its variant) and the discriminator exported."""
     from electra_keras.cli import main
 
     out = tmp_path / objective
@@ -253,6 +253,13 @@ def test_every_ablation_objective_runs_from_the_command_line(tmp_path, data_dir,
     assert json.loads((out / "run.json").read_text())["objective"] == objective
     model = keras.saving.load_model(out / "discriminator.keras")
     assert model.encoder.config.hidden_size == 32
+    from electra_keras.training.pretrain import PretrainingOptions, _build_model, restore_checkpoint
+
+    options = PretrainingOptions(**json.loads((out / "run.json").read_text()))
+    rebuilt = _build_model(options, options.vocabulary_path())
+    restore_checkpoint(rebuilt, str(out / "checkpoints" / "ckpt-2"))
+    assert rebuilt.variant == objective
+    np.testing.assert_array_equal(rebuilt.discriminator.encoder.weights[0].numpy(), model.encoder.weights[0].numpy())
 
 
 @pytest.mark.parametrize("objective, logged", [("albert-nsp", "nsp_accuracy"), ("albert-none", "mlm_accuracy")])

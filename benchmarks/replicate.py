@@ -1,0 +1,351 @@
+"""The ELECTRA and ALBERT papers' claims, replicated at our scale, in one command.
+
+Studies (each arm is an `electra-keras pretrain` run; `--studies` picks some):
+
+- comparison: ELECTRA (the electra-cpu recipe) against BERT-style masked LM
+  (`--objective mlm`, the same encoder) at equal training FLOPs (the
+  generator counted, `electra_keras.pretraining.flops`), each checkpointed at
+  4 budgets: the paper's Figure 1 (left);
+- ablations: `electra-15`, `replace-mlm`, `all-tokens-mlm` against `electra`
+  at one budget (the paper's Table 5);
+- generator: generator width 1/4, 1/2 and 1 of the discriminator's, word
+  embeddings tied (Figure 3, left);
+- tying: no tying, token embeddings tied, DeBERTaV3's gradient-disentangled
+  sharing (all with a 1/4-width generator) and all weights tied (section 3.1);
+- albert-sharing: ALBERT sharing all layers, none, attention only, FFN only
+  (ALBERT Table 4), at equal FLOPs (sharing changes no FLOP);
+- albert-sentence: sentence order (`albert`) against next sentence
+  (`albert-nsp`) and none (`albert-none`) (ALBERT Table 5);
+- continued: MiniLM-L6 continued with ELECTRA on movie dialogs (never text
+  of a labelled dataset), against MiniLM fine-tuned directly.
+
+Every checkpoint is fine-tuned on sentiment and TREC-6 (3 seeds). Budgets
+are FLOPs, given in steps of the electra-cpu recipe (`--budget`: small fits
+2 CPU cores in 3 hours, medium and large are for bigger machines); every arm
+gets the FLOPs, not the steps, of its budget. All arms share one learned
+vocabulary and one set of prepared examples (ALBERT's with sentence pairs).
+
+Everything is resumable: results are files under --root (default
+~/runs/replicate/BUDGET); re-run the same command after an interruption.
+
+    .venv/bin/python benchmarks/replicate.py --budget small          # about 3 hours on 2 cores
+    .venv/bin/python benchmarks/replicate.py --quick                 # a tiny end-to-end check
+
+Writes benchmarks/results/replication.json ({arm: {task: [test accuracies]},
+"flops": {arm: training FLOPs}}), replication_*.png and, with --markdown,
+the RESULTS.md tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common import format_machine, machine_description, markdown_table, text_table  # noqa: E402
+from pretraining_pays import TASKS, finetune_scores, tfidf_accuracy  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+STUDIES = ("comparison", "ablations", "generator", "tying", "albert-sharing", "albert-sentence", "continued")
+
+# Budgets in steps of the electra-cpu recipe (its FLOPs per step times these):
+# every arm's FLOPs (the comparison's largest checkpoint), the continued
+# run's steps (MiniLM-L6 costs about 10x electra-mini per step), and the
+# fine-tuning epochs.
+BUDGETS = {
+    "small": {"steps": 800, "continued": 150, "epochs": 1},
+    "medium": {"steps": 16000, "continued": 2000, "epochs": 3},
+    "large": {"steps": 64000, "continued": 8000, "epochs": 3},
+}
+QUICK_BUDGET = {"steps": 8, "continued": 2, "epochs": 1}
+CHECKPOINTS = 4  # budgets of the comparison
+
+
+@dataclasses.dataclass(frozen=True)
+class Arm:
+    """One pretraining run of a study: a recipe's options with `changes`."""
+
+    name: str
+    recipe: str = "electra-cpu"
+    changes: tuple = ()  # (PretrainingOptions field, value) pairs
+    config: tuple = ()  # (ModelConfig field, value) pairs
+    checkpoints: int = 1
+
+    def options(self, base):
+        options = dataclasses.replace(base, **dict(self.changes))
+        return dataclasses.replace(options, config={**options.config, **dict(self.config)})
+
+    @property
+    def signature(self) -> tuple:
+        """Arms with the same options are one run (e.g. the tying study's
+        "embeddings" and the generator study's 1/4)."""
+        return self.recipe, tuple(sorted(self.changes)), tuple(sorted(self.config))
+
+
+def studies() -> dict[str, list[Arm]]:
+    electra = Arm("electra", checkpoints=CHECKPOINTS)
+    paper = (("weight_tying", "embeddings"),)  # the paper's sharing, with a narrower generator
+    albert = Arm("albert", recipe="albert-cpu")
+    return {
+        "comparison": [electra, Arm("mlm", changes=(("objective", "mlm"),), checkpoints=CHECKPOINTS)],
+        "ablations": [electra] + [Arm(name, changes=(("objective", name),))
+                                  for name in ("electra-15", "replace-mlm", "all-tokens-mlm")],
+        "generator": [Arm(f"electra-generator-{size}", changes=paper, config=(("generator_size", size),))
+                      for size in (0.25, 0.5, 1.0)],
+        "tying": [Arm(f"electra-tying-{mode}", changes=(("weight_tying", mode),), config=(("generator_size", 0.25),))
+                  for mode in ("none", "embeddings", "gdes")] + [electra],
+        "albert-sharing": [albert] + [Arm(f"albert-share-{mode}", recipe="albert-cpu", config=(("share", mode),))
+                                      for mode in ("none", "attention", "ffn")],
+        "albert-sentence": [albert] + [Arm(name, recipe="albert-cpu", changes=(("objective", name),))
+                                       for name in ("albert-nsp", "albert-none")],
+        "continued": [],
+    }
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", choices=sorted(BUDGETS), default="small")
+    parser.add_argument("--studies", default=",".join(STUDIES), help="comma-separated, of: " + ", ".join(STUDIES))
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--root", help="run folder (default ~/runs/replicate/BUDGET)")
+    parser.add_argument("--json", help="default benchmarks/results/replication.json (--quick: none)")
+    parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="tiny models, corpus and fine-tuning, 1 seed")
+    return parser.parse_args(argv)
+
+
+class Runner:
+    """Pretrains arms at one FLOP budget on one shared vocabulary and data,
+    and fine-tunes their checkpoints."""
+
+    def __init__(self, root: Path, budget: dict, seeds: int, quick: bool):
+        from electra_keras.training.pretrain import _learned_vocabulary
+
+        self.root, self.budget, self.seeds, self.quick = root, budget, seeds, quick
+        self.runs: dict[tuple, dict] = {}  # arm signature -> its run
+        self.data: dict[str, dict] = {}  # "electra" / "albert" -> prepared example folders
+        # One vocabulary for every arm, learned once from the recipe's corpus.
+        options, _ = self.base("electra-cpu")
+        self.vocabulary = _learned_vocabulary(dataclasses.replace(options, out=str(root)), chief=True)
+        self.reference = self.flops_per_step(options)
+
+    def base(self, recipe_name: str):
+        """(PretrainingOptions, fine-tuning settings) of a recipe, on the shared vocabulary."""
+        from electra_keras.training.recipes import RECIPES, recipe
+
+        name = RECIPES[recipe_name].get("quick", recipe_name) if self.quick else recipe_name
+        options, finetuning = recipe(name, out=str(self.root))
+        if self.quick:
+            options.corpus = options.eval_corpus = [str(self.root / "corpus.txt")]
+        if hasattr(self, "vocabulary"):
+            options = dataclasses.replace(options, vocabulary=self.vocabulary, vocabulary_size=None)
+        return options, finetuning
+
+    @staticmethod
+    def flops_per_step(options) -> float:
+        from pretraining_pays import flops_per_step
+
+        return flops_per_step(options)
+
+    def run(self, arm: Arm) -> dict:
+        """Pretrains the arm (or resumes it) for the budget's FLOPs and fine-tunes its checkpoints."""
+        from electra_keras.training.pretrain import pretrain
+
+        if arm.signature in self.runs:
+            return self.runs[arm.signature]
+        base, finetuning = self.base(arm.recipe)
+        out = self.root / "runs" / arm.name
+        options = dataclasses.replace(arm.options(base), out=str(out))
+        family = "albert" if options.objective.startswith("albert") else "electra"
+        options = dataclasses.replace(options, **self.data.get(family, {}))
+        per_step = self.flops_per_step(options)
+        steps = max(arm.checkpoints, round(self.budget["steps"] * self.reference / per_step))
+        steps -= steps % arm.checkpoints
+        every = steps // arm.checkpoints
+        options = dataclasses.replace(
+            options, total_steps=steps, checkpoint_every=every, keep_checkpoints=arm.checkpoints + 1,
+            warmup_steps=min(options.warmup_steps, max(1, steps // 10)),
+            log_every=max(1, min(options.log_every, every)),
+        )
+        print(f"== {arm.name}: {steps:,} steps of {per_step / 1e12:.3g} TFLOPs "
+              f"(the FLOPs of {self.budget['steps']:,} electra-cpu steps)", flush=True)
+        pretrain(options)
+        self.data.setdefault(family, {"data": str(out / "data"),
+                                      "eval_data": str(out / "eval-data") if (out / "eval-data").exists() else None})
+        points = []
+        for step in [every * (i + 1) for i in range(arm.checkpoints)]:
+            scores = self.finetune(f"{arm.name}/step-{step}", export(out, step), finetuning)
+            points.append({"step": step, "flops": step * per_step, **scores})
+        self.runs[arm.signature] = {"points": points, "flops": steps * per_step, "finetuning": finetuning,
+                                    "run": out, "family": family}
+        return self.runs[arm.signature]
+
+    def continued(self) -> tuple[Path, int, float]:
+        """MiniLM-L6 continued with ELECTRA on movie dialogs (the budget's continued steps)."""
+        from electra_keras.data import packages
+        from electra_keras.training.pretrain import PretrainingOptions, pretrain
+
+        steps = self.budget["continued"]
+        text = [str(self.root / "corpus.txt")] if self.quick else None
+        options = PretrainingOptions(
+            out=str(self.root / "runs" / "minilm-continued"), init=str(packages.minilm_dir()),
+            corpus=text or ["movie-dialogs"], eval_corpus=text or ["wikitext-2-valid"],
+            sequence_length=32 if self.quick else 128, batch_size=4 if self.quick else 32, total_steps=steps,
+            learning_rate=1e-4, warmup_steps=max(1, steps // 10), checkpoint_every=steps,
+            log_every=max(1, steps // 10), eval_batches=1 if self.quick else 8, prior_init=True,
+        )
+        print(f"== minilm-continued: {steps:,} steps", flush=True)
+        summary = pretrain(options)
+        return Path(options.out), steps, float(summary["flops"])
+
+    def finetune(self, label: str, init: str, settings: dict, random_init: bool = False) -> dict:
+        """{task: [test accuracy per seed]} of one checkpoint (or its architecture at random init)."""
+        scores = {}
+        for task, title in TASKS.items():
+            task_settings = dict(settings[title], epochs=self.budget["epochs"])
+            if self.quick:
+                task_settings["max_train_examples"] = 64
+            scores[task] = [
+                finetune_scores(self.root, init, label, task, seed, task_settings, random_init)["test"]["accuracy"]
+                for seed in range(self.seeds)
+            ]
+        return scores
+
+
+def export(run: Path, step: int) -> str:
+    from electra_keras.training.pretrain import export_checkpoint
+
+    folder = run / f"step-{step}"
+    if not (folder / "run.json").exists():
+        export_checkpoint(run, step, folder)
+    return str(folder)
+
+
+# --- the studies --------------------------------------------------------------------
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    chosen = args.studies.split(",")
+    unknown = sorted(set(chosen) - set(STUDIES))
+    if unknown:
+        raise SystemExit(f"--studies: unknown {unknown}; expected some of {list(STUDIES)}")
+    scratch = tempfile.TemporaryDirectory() if args.quick else None
+    root = Path(scratch.name if args.quick else args.root or Path("~/runs/replicate").expanduser() / args.budget)
+    root.mkdir(parents=True, exist_ok=True)
+    if args.quick:
+        from pretraining_pays import _quick_corpus
+
+        _quick_corpus(root)
+    start = time.perf_counter()
+    runner = Runner(root, QUICK_BUDGET if args.quick else BUDGETS[args.budget], 1 if args.quick else args.seeds,
+                    args.quick)
+    results: dict[str, dict] = {"flops": {}}
+    curves: dict[str, list] = {}
+    for study, arms in studies().items():
+        if study not in chosen:
+            continue
+        for arm in arms:
+            outcome = runner.run(arm)
+            results[arm.name] = {task: outcome["points"][-1][task] for task in TASKS}
+            results["flops"][arm.name] = outcome["flops"]
+            if study == "comparison":
+                curves[arm.name] = outcome["points"]
+    # Random init of each family's architecture: the floor every arm should clear.
+    for family in ("electra", "albert"):
+        outcome = next((run for run in runner.runs.values() if run["family"] == family), None)
+        if outcome is not None:
+            architecture = export(outcome["run"], outcome["points"][-1]["step"])
+            results[f"{family}-random-init"] = runner.finetune(f"{family}-random-init", architecture,
+                                                               outcome["finetuning"], random_init=True)
+    if "continued" in chosen:
+        from electra_keras.data import packages
+
+        out, steps, flops = runner.continued()
+        _, finetuning = runner.base("electra-cpu")
+        # A 6-layer, 384-wide released checkpoint fine-tunes at the demo's lower rate.
+        settings = {title: dict(values, learning_rate=1e-4) for title, values in finetuning.items()}
+        results["minilm-continued"] = runner.finetune("minilm-continued", export(out, steps), settings)
+        results["flops"]["minilm-continued"] = flops
+        results["minilm"] = runner.finetune("minilm", str(packages.minilm_dir()), settings)
+    if not args.quick:
+        results["tfidf"] = {task: tfidf_accuracy(task)["test"] for task in TASKS}
+
+    report = {"budget": "quick" if args.quick else args.budget, "seeds": runner.seeds, "results": results,
+              "curves": curves, "machine": machine_description(), "reference_flops_per_step": runner.reference}
+    print(format_machine(report["machine"]))
+    headers = ["arm", "PFLOPs", *(f"{task} test accuracy, median" for task in TASKS)]
+    print(markdown_table(headers, table_rows(results)) if args.markdown else text_table(headers, table_rows(results)))
+    if not args.quick:
+        args.json = args.json or str(RESULTS / "replication.json")
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=2) + "\n")
+        path.with_name(path.stem + "_report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+        if curves:
+            plot_comparison(report, path.with_suffix(".png"))
+        print(f"wrote {path}")
+    print(f"done in {(time.perf_counter() - start) / 60:.1f} min")
+    if scratch is not None:
+        scratch.cleanup()
+    return 0
+
+
+def table_rows(results: dict) -> list[list]:
+    rows = []
+    for name, scores in results.items():
+        if name == "flops":
+            continue
+        flops = results["flops"].get(name)
+        cells = [f"{statistics.median(v):.4f}" if isinstance(v, list) else f"{v:.4f}"
+                 for v in (scores[task] for task in TASKS)]
+        rows.append([name, "-" if flops is None else f"{flops / 1e15:.4f}", *cells])
+    return rows
+
+
+def plot_comparison(report: dict, path: Path) -> None:
+    """The paper's Figure 1 (left): downstream accuracy against pretraining FLOPs, one line per objective."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(TASKS), figsize=(5.5 * len(TASKS), 4), squeeze=False)
+    for axis, task in zip(axes[0], TASKS, strict=True):
+        for name, points in report["curves"].items():
+            x = [point["flops"] for point in points]
+            axis.plot(x, [statistics.median(point[task]) for point in points], "o-", label=name)
+            for position, point in zip(x, points, strict=True):
+                axis.scatter([position] * len(point[task]), point[task], alpha=0.3, s=10)
+        results = report["results"]
+        if "electra-random-init" in results:
+            axis.axhline(statistics.median(results["electra-random-init"][task]), color="tab:red",
+                         linestyle="--", label="random init")
+        if "tfidf" in results:
+            axis.axhline(results["tfidf"][task], color="tab:gray", linestyle=":", label="TF-IDF + LR")
+        axis.set_xlabel("pretraining FLOPs")
+        axis.set_ylabel("test accuracy")
+        axis.set_title(task)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.suptitle(f"ELECTRA vs masked LM at equal compute ({report['budget']} budget, "
+                    f"{report['machine']['cpu']})")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
