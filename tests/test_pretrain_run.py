@@ -251,8 +251,14 @@ def test_every_ablation_objective_runs_from_the_command_line(tmp_path, data_dir,
     assert [record["step"] for record in records] == [1, 2]
     assert np.isfinite(records[-1][logged]) and records[-1]["flops"] > 0
     assert json.loads((out / "run.json").read_text())["objective"] == objective
+    # Fine-tuning finds the run's discriminator (every objective names the part it saves).
+    from electra_keras.pretraining import FINE_TUNED_PART
+    from electra_keras.tasks.pretrained import load_pretrained
+    from electra_keras.training.pretrain import OBJECTIVES
+
+    assert set(FINE_TUNED_PART) == set(OBJECTIVES)
+    assert load_pretrained(str(out)).config.hidden_size == 32
     model = keras.saving.load_model(out / "discriminator.keras")
-    assert model.encoder.config.hidden_size == 32
     from electra_keras.training.pretrain import PretrainingOptions, _build_model, restore_checkpoint
 
     options = PretrainingOptions(**json.loads((out / "run.json").read_text()))
@@ -276,4 +282,6 @@ def test_albert_sentence_task_objectives_run_from_the_command_line(tmp_path, sma
     assert ("nsp_loss" in records[-1]) == (objective == "albert-nsp") and "sop_loss" not in records[-1]
     metadata = json.loads((out / "data" / "metadata.json").read_text())
     assert metadata["sentence_pairs"] is True
-    assert (out / "albert.keras").exists()
+    from electra_keras.tasks.pretrained import load_pretrained
+
+    assert load_pretrained(str(out)).config.family == "albert"  # the run folder fine-tunes
