@@ -118,6 +118,7 @@ def parse_args(argv=None):
     parser.add_argument("--budget", choices=sorted(BUDGETS), default="small")
     parser.add_argument("--studies", default=",".join(STUDIES), help="comma-separated, of: " + ", ".join(STUDIES))
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--tasks", default=",".join(TASKS), help="comma-separated, of: " + ", ".join(TASKS))
     parser.add_argument("--root", help="run folder (default ~/runs/replicate/BUDGET)")
     parser.add_argument("--json", help="default benchmarks/results/replication.json (--quick: none)")
     parser.add_argument("--markdown", action="store_true")
@@ -129,10 +130,11 @@ class Runner:
     """Pretrains arms at one FLOP budget on one shared vocabulary and data,
     and fine-tunes their checkpoints."""
 
-    def __init__(self, root: Path, budget: dict, seeds: int, quick: bool):
+    def __init__(self, root: Path, budget: dict, seeds: int, quick: bool, tasks=tuple(TASKS)):
         from electra_keras.training.pretrain import _learned_vocabulary
 
-        self.root, self.budget, self.seeds, self.quick = root, budget, seeds, quick
+        self.root, self.budget, self.seeds, self.quick, self.tasks = root, budget, seeds, quick, tasks
+        self.checkpoints = 2 if quick else CHECKPOINTS
         self.runs: dict[tuple, dict] = {}  # arm signature -> its run
         self.data: dict[str, dict] = {}  # "electra" / "albert" -> prepared example folders
         # One vocabulary for every arm, learned once from the recipe's corpus.
@@ -170,11 +172,12 @@ class Runner:
         family = "albert" if options.objective.startswith("albert") else "electra"
         options = dataclasses.replace(options, **self.data.get(family, {}))
         per_step = self.flops_per_step(options)
-        steps = max(arm.checkpoints, round(self.budget["steps"] * self.reference / per_step))
-        steps -= steps % arm.checkpoints
-        every = steps // arm.checkpoints
+        checkpoints = self.checkpoints if arm.checkpoints > 1 else 1
+        steps = max(checkpoints, round(self.budget["steps"] * self.reference / per_step))
+        steps -= steps % checkpoints
+        every = steps // checkpoints
         options = dataclasses.replace(
-            options, total_steps=steps, checkpoint_every=every, keep_checkpoints=arm.checkpoints + 1,
+            options, total_steps=steps, checkpoint_every=every, keep_checkpoints=checkpoints + 1,
             warmup_steps=min(options.warmup_steps, max(1, steps // 10)),
             log_every=max(1, min(options.log_every, every)),
         )
@@ -184,7 +187,7 @@ class Runner:
         self.data.setdefault(family, {"data": str(out / "data"),
                                       "eval_data": str(out / "eval-data") if (out / "eval-data").exists() else None})
         points = []
-        for step in [every * (i + 1) for i in range(arm.checkpoints)]:
+        for step in [every * (i + 1) for i in range(checkpoints)]:
             scores = self.finetune(f"{arm.name}/step-{step}", export(out, step), finetuning)
             points.append({"step": step, "flops": step * per_step, **scores})
         self.runs[arm.signature] = {"points": points, "flops": steps * per_step, "finetuning": finetuning,
@@ -212,7 +215,8 @@ class Runner:
     def finetune(self, label: str, init: str, settings: dict, random_init: bool = False) -> dict:
         """{task: [test accuracy per seed]} of one checkpoint (or its architecture at random init)."""
         scores = {}
-        for task, title in TASKS.items():
+        for task in self.tasks:
+            title = TASKS[task]
             task_settings = dict(settings[title], epochs=self.budget["epochs"])
             if self.quick:
                 task_settings["max_train_examples"] = 64
@@ -249,8 +253,11 @@ def main(argv=None) -> int:
 
         _quick_corpus(root)
     start = time.perf_counter()
+    tasks = tuple(args.tasks.split(","))
+    if not set(tasks) <= set(TASKS):
+        raise SystemExit(f"--tasks: unknown {sorted(set(tasks) - set(TASKS))}; expected some of {list(TASKS)}")
     runner = Runner(root, QUICK_BUDGET if args.quick else BUDGETS[args.budget], 1 if args.quick else args.seeds,
-                    args.quick)
+                    args.quick, tasks)
     results: dict[str, dict] = {"flops": {}}
     curves: dict[str, list] = {}
     for study, arms in studies().items():
@@ -258,7 +265,7 @@ def main(argv=None) -> int:
             continue
         for arm in arms:
             outcome = runner.run(arm)
-            results[arm.name] = {task: outcome["points"][-1][task] for task in TASKS}
+            results[arm.name] = {task: outcome["points"][-1][task] for task in tasks}
             results["flops"][arm.name] = outcome["flops"]
             if study == "comparison":
                 curves[arm.name] = outcome["points"]
@@ -280,13 +287,15 @@ def main(argv=None) -> int:
         results["flops"]["minilm-continued"] = flops
         results["minilm"] = runner.finetune("minilm", str(packages.minilm_dir()), settings)
     if not args.quick:
-        results["tfidf"] = {task: tfidf_accuracy(task)["test"] for task in TASKS}
+        results["tfidf"] = {task: tfidf_accuracy(task)["test"] for task in tasks}
 
-    report = {"budget": "quick" if args.quick else args.budget, "seeds": runner.seeds, "results": results,
+    report = {"budget": "quick" if args.quick else args.budget, "seeds": runner.seeds, "tasks": tasks,
+              "results": results,
               "curves": curves, "machine": machine_description(), "reference_flops_per_step": runner.reference}
     print(format_machine(report["machine"]))
-    headers = ["arm", "PFLOPs", *(f"{task} test accuracy, median" for task in TASKS)]
-    print(markdown_table(headers, table_rows(results)) if args.markdown else text_table(headers, table_rows(results)))
+    headers = ["arm", "PFLOPs", *(f"{task} test accuracy, median" for task in tasks)]
+    rows = table_rows(results, tasks)
+    print(markdown_table(headers, rows) if args.markdown else text_table(headers, rows))
     if not args.quick:
         args.json = args.json or str(RESULTS / "replication.json")
     if args.json:
@@ -303,14 +312,14 @@ def main(argv=None) -> int:
     return 0
 
 
-def table_rows(results: dict) -> list[list]:
+def table_rows(results: dict, tasks) -> list[list]:
     rows = []
     for name, scores in results.items():
         if name == "flops":
             continue
         flops = results["flops"].get(name)
         cells = [f"{statistics.median(v):.4f}" if isinstance(v, list) else f"{v:.4f}"
-                 for v in (scores[task] for task in TASKS)]
+                 for v in (scores[task] for task in tasks)]
         rows.append([name, "-" if flops is None else f"{flops / 1e15:.4f}", *cells])
     return rows
 
@@ -322,8 +331,9 @@ def plot_comparison(report: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, len(TASKS), figsize=(5.5 * len(TASKS), 4), squeeze=False)
-    for axis, task in zip(axes[0], TASKS, strict=True):
+    tasks = report["tasks"]
+    figure, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
+    for axis, task in zip(axes[0], tasks, strict=True):
         for name, points in report["curves"].items():
             x = [point["flops"] for point in points]
             axis.plot(x, [statistics.median(point[task]) for point in points], "o-", label=name)

@@ -17,6 +17,7 @@ def load(name):
     sys.path.insert(0, str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location(f"benchmark_{name}", BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -59,11 +60,21 @@ def test_pretraining_pays_quick(tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_pretraining_pays_quick_albert(tmp_path):
-    """The ALBERT recipe's code path (MLM + SOP, shared layers), on TREC only."""
-    out = tmp_path / "albert.json"
-    assert load("pretraining_pays").main(["--recipe", "albert-cpu", "--quick", "--tasks", "trec",
-                                          "--json", str(out)]) == 0
-    curve = json.loads(out.with_name("albert_curve.json").read_text())
-    assert curve["recipe"] == "albert-tiny-quick" and set(curve["tasks"]) == {"trec"}
-    assert 0 <= curve["tasks"]["trec"]["budgets"][0]["test"][0] <= 1
+def test_replicate_quick(tmp_path):
+    """The papers' studies at toy size: ELECTRA vs MLM at equal FLOPs (2 budgets) and ALBERT's
+    sentence tasks (the albert-cpu recipe's quick twin, through pretraining_pays' fine-tuning
+    and FLOPs), fine-tuned on TREC; the ablation objectives run in test_pretrain_run.py."""
+    out = tmp_path / "replication.json"
+    assert load("replicate").main(["--quick", "--studies", "comparison,albert-sentence", "--tasks", "trec",
+                                   "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    arms = {"electra", "mlm", "albert", "albert-nsp", "albert-none"}
+    assert set(results) == arms | {"electra-random-init", "albert-random-init", "flops"}
+    for name in arms:
+        assert len(results[name]["trec"]) == 1 and 0 <= results[name]["trec"][0] <= 1
+    # Equal compute: MLM gets about twice ELECTRA's steps (no generator pass), the same FLOPs.
+    flops = results["flops"]
+    assert abs(flops["mlm"] - flops["electra"]) / flops["electra"] < 0.15
+    report = json.loads(out.with_name("replication_report.json").read_text())
+    assert [len(report["curves"][name]) for name in ("electra", "mlm")] == [2, 2]
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
