@@ -194,6 +194,15 @@ def tensorflow_matmul_peak(dtype: str = "float32", size: int = 2048, repeats: in
 # --- tables ----------------------------------------------------------------------
 
 
+def chosen(value: str, known, flag: str) -> list[str]:
+    """The comma-separated names of a command-line flag, each checked against `known`."""
+    names = value.split(",")
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise SystemExit(f"{flag}: unknown {unknown}; expected some of {list(known)}")
+    return names
+
+
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [[str(cell) for cell in row] for row in rows]
     widths = [max(len(str(header)), *(len(row[i]) for row in cells)) for i, header in enumerate(headers)]

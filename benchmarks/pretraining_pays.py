@@ -38,7 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import format_machine, machine_description, markdown_table, text_table  # noqa: E402
+from common import chosen, format_machine, machine_description, markdown_table, text_table  # noqa: E402
 
 TASKS = {"sentiment": "sentiment", "trec": "question-type"}
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -262,10 +262,7 @@ def main(argv=None) -> int:
     from electra_keras.training.recipes import recipe
 
     args = parse_args(argv)
-    tasks = args.tasks.split(",")
-    unknown = sorted(set(tasks) - set(TASKS))
-    if unknown:
-        raise SystemExit(f"--tasks: unknown {unknown}; expected some of {sorted(TASKS)}")
+    tasks = chosen(args.tasks, TASKS, "--tasks")
     scratch = tempfile.TemporaryDirectory() if args.quick else None
     root = Path(scratch.name if args.quick else args.root or Path("~/runs/pretraining-pays").expanduser() / args.recipe)
     from electra_keras.training.recipes import RECIPES

@@ -53,7 +53,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import format_machine, machine_description, markdown_table, text_table  # noqa: E402
+from common import chosen, format_machine, machine_description, markdown_table, text_table  # noqa: E402
 from pretraining_pays import TASKS, finetune_scores, tfidf_accuracy  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -241,10 +241,8 @@ def export(run: Path, step: int) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    chosen = args.studies.split(",")
-    unknown = sorted(set(chosen) - set(STUDIES))
-    if unknown:
-        raise SystemExit(f"--studies: unknown {unknown}; expected some of {list(STUDIES)}")
+    studies_chosen = chosen(args.studies, STUDIES, "--studies")
+    tasks = tuple(chosen(args.tasks, TASKS, "--tasks"))
     scratch = tempfile.TemporaryDirectory() if args.quick else None
     root = Path(scratch.name if args.quick else args.root or Path("~/runs/replicate").expanduser() / args.budget)
     root.mkdir(parents=True, exist_ok=True)
@@ -253,15 +251,12 @@ def main(argv=None) -> int:
 
         _quick_corpus(root)
     start = time.perf_counter()
-    tasks = tuple(args.tasks.split(","))
-    if not set(tasks) <= set(TASKS):
-        raise SystemExit(f"--tasks: unknown {sorted(set(tasks) - set(TASKS))}; expected some of {list(TASKS)}")
     runner = Runner(root, QUICK_BUDGET if args.quick else BUDGETS[args.budget], 1 if args.quick else args.seeds,
                     args.quick, tasks)
     results: dict[str, dict] = {"flops": {}}
     curves: dict[str, list] = {}
     for study, arms in studies().items():
-        if study not in chosen:
+        if study not in studies_chosen:
             continue
         for arm in arms:
             outcome = runner.run(arm)
@@ -276,7 +271,7 @@ def main(argv=None) -> int:
             architecture = export(outcome["run"], outcome["points"][-1]["step"])
             results[f"{family}-random-init"] = runner.finetune(f"{family}-random-init", architecture,
                                                                outcome["finetuning"], random_init=True)
-    if "continued" in chosen:
+    if "continued" in studies_chosen:
         from electra_keras.data import packages
 
         out, steps, flops = runner.continued()

@@ -14,6 +14,22 @@ from electra_keras.encoder import Encoder
 from electra_keras.layers import DiscriminatorHead, Embeddings, MaskedLMHead
 
 
+def electra_masked_lm_head(config, word_embeddings, name: str, dtype=None) -> MaskedLMHead:
+    """A built masked-LM head as ELECTRA's generator has it (exact GELU, the
+    config's LayerNorm epsilon and initializer), scoring against `word_embeddings`."""
+    head = MaskedLMHead(
+        word_embeddings,
+        hidden_size=config.hidden_size,
+        hidden_act="gelu",
+        layer_norm_epsilon=config.layer_norm_epsilon,
+        initializer_range=config.initializer_range,
+        dtype=dtype,
+        name=name,
+    )
+    head.build()
+    return head
+
+
 @keras.saving.register_keras_serializable(package="electra_keras")
 class ElectraDiscriminator(ConfiguredModel):
     """Encoder + replaced-token-detection head: one logit per token.
@@ -74,16 +90,8 @@ class ElectraGenerator(ConfiguredModel):
         # === Layers ===
         # A given encoder is shared with its owner (ELECTRA with all weights tied).
         self.encoder = encoder or Encoder(config, embeddings=embeddings, dtype=self.dtype_policy, name="encoder")
-        self.head = MaskedLMHead(
-            self.encoder.embeddings.word_embeddings,
-            hidden_size=config.hidden_size,
-            hidden_act="gelu",
-            layer_norm_epsilon=config.layer_norm_epsilon,
-            initializer_range=config.initializer_range,
-            dtype=self.dtype_policy,
-            name="generator_head",
-        )
-        self.head.build()
+        self.head = electra_masked_lm_head(config, self.encoder.embeddings.word_embeddings, "generator_head",
+                                           self.dtype_policy)
         self.built = True
 
     def call(self, inputs, masked_positions=None, training=False):

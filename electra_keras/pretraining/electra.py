@@ -61,8 +61,7 @@ import tensorflow as tf
 
 from electra_keras.encoder import embeddings_for
 from electra_keras.layers.embeddings import truncated_normal
-from electra_keras.layers.heads import MaskedLMHead
-from electra_keras.models import ElectraDiscriminator, ElectraGenerator
+from electra_keras.models import ElectraDiscriminator, ElectraGenerator, electra_masked_lm_head
 from electra_keras.pretraining.base import Pretrainer, global_mean
 from electra_keras.pretraining.masking import MaskingConfig, scatter_positions
 
@@ -195,16 +194,9 @@ class ElectraPretrainer(Pretrainer):
         # networks so that the default variant's checkpoints keep their layout.
         self.identity_head = self.copy_gate = None
         if variant in IDENTITY_VARIANTS:
-            self.identity_head = MaskedLMHead(
-                discriminator.encoder.embeddings.word_embeddings,
-                hidden_size=config.hidden_size,
-                hidden_act="gelu",
-                layer_norm_epsilon=config.layer_norm_epsilon,
-                initializer_range=config.initializer_range,
-                dtype=self.dtype_policy,
-                name="identity_head",
+            self.identity_head = electra_masked_lm_head(
+                config, discriminator.encoder.embeddings.word_embeddings, "identity_head", self.dtype_policy
             )
-            self.identity_head.build()
             # The replaced-token head gets no loss here: frozen, so the
             # optimizer neither decays it nor warns about missing gradients.
             discriminator.head.trainable = False
