@@ -39,9 +39,9 @@ def test_pretraining_diagnosis_quick(tmp_path):
 
 def test_pretraining_pays_quick(tmp_path):
     out, plot = tmp_path / "pays.json", tmp_path / "pays.png"
-    assert load("pretraining_pays").main(["--quick", "--json", str(out), "--plot", str(plot)]) == 0
+    assert load("pretraining_pays").main(["--quick", "--tasks", "trec", "--json", str(out), "--plot", str(plot)]) == 0
     summary = json.loads(out.read_text())
-    assert set(summary) == {"sentiment", "trec"}
+    assert set(summary) == {"trec"}
     for entry in summary.values():
         assert set(entry) == {"pretrained", "random_init", "tfidf", "pretraining_minutes"}
         assert len(entry["pretrained"]) == len(entry["random_init"]) == 1
@@ -61,20 +61,20 @@ def test_pretraining_pays_quick(tmp_path):
 
 
 def test_replicate_quick(tmp_path):
-    """The papers' studies at toy size: ELECTRA vs MLM at equal FLOPs (2 budgets) and ALBERT's
-    sentence tasks (the albert-cpu recipe's quick twin, through pretraining_pays' fine-tuning
-    and FLOPs), fine-tuned on TREC; the ablation objectives run in test_pretrain_run.py."""
+    """The papers' comparison at toy size: ELECTRA vs MLM at equal FLOPs, 2 budgets each,
+    fine-tuned on TREC through pretraining_pays' machinery (each objective of the other
+    studies runs from the command line in test_pretrain_run.py)."""
     out = tmp_path / "replication.json"
-    assert load("replicate").main(["--quick", "--studies", "comparison,albert-sentence", "--tasks", "trec",
+    assert load("replicate").main(["--quick", "--studies", "comparison", "--tasks", "trec",
                                    "--json", str(out)]) == 0
     results = json.loads(out.read_text())
-    arms = {"electra", "mlm", "albert", "albert-nsp", "albert-none"}
-    assert set(results) == arms | {"electra-random-init", "albert-random-init", "flops"}
-    for name in arms:
+    assert set(results) == {"electra", "mlm", "electra-random-init", "flops"}
+    for name in ("electra", "mlm", "electra-random-init"):
         assert len(results[name]["trec"]) == 1 and 0 <= results[name]["trec"][0] <= 1
     # Equal compute: MLM gets about twice ELECTRA's steps (no generator pass), the same FLOPs.
     flops = results["flops"]
     assert abs(flops["mlm"] - flops["electra"]) / flops["electra"] < 0.15
     report = json.loads(out.with_name("replication_report.json").read_text())
     assert [len(report["curves"][name]) for name in ("electra", "mlm")] == [2, 2]
+    assert report["curves"]["mlm"][-1]["step"] > report["curves"]["electra"][-1]["step"]
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
