@@ -138,6 +138,7 @@ class Runner:
         self.runs: dict[tuple, dict] = {}  # arm signature -> its run
         self.data: dict[str, dict] = {}  # "electra" / "albert" -> prepared example folders
         # One vocabulary for every arm, learned once from the recipe's corpus.
+        self.vocabulary = None
         options, _ = self.base("electra-cpu")
         self.vocabulary = _learned_vocabulary(dataclasses.replace(options, out=str(root)), chief=True)
         self.reference = self.flops_per_step(options)
@@ -150,7 +151,7 @@ class Runner:
         options, finetuning = recipe(name, out=str(self.root))
         if self.quick:
             options.corpus = options.eval_corpus = [str(self.root / "corpus.txt")]
-        if hasattr(self, "vocabulary"):
+        if self.vocabulary is not None:
             options = dataclasses.replace(options, vocabulary=self.vocabulary, vocabulary_size=None)
         return options, finetuning
 
