@@ -277,7 +277,8 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, default=5, help="timed runs; medians are reported")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (tracing)")
     parser.add_argument("--distinct-batches", type=int, default=4, help="pre-masked batches, cycled")
-    parser.add_argument("--quick", action="store_true", help="a smoke test: 2-layer models, 1 step per run")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke test: 2-layer models, batch 2 x 32 tokens, 1 step per run")
     parser.add_argument("--markdown", action="store_true", help="also print the table as markdown for RESULTS.md")
     parser.add_argument("--json", metavar="OUT", help="write every measurement to this JSON file")
     parser.add_argument("--child", metavar="NAME", help=argparse.SUPPRESS)
@@ -288,6 +289,7 @@ def parse_args(argv=None):
         parser.error(f"--models: unknown {unknown}; expected some of {', '.join(CONFIGURATIONS)}")
     if args.quick:
         args.steps, args.repeats, args.warmup = 1, 2, 1
+        args.batch_size, args.sequence_length = 2, 32
     for name in ("batch_size", "sequence_length", "steps", "repeats", "distinct_batches"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')}: expected at least 1")

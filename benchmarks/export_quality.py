@@ -8,11 +8,17 @@ training texts) and the raw-text TFLite variant, then runs every one on the
 the accuracy, and the accuracy change in points.
 
     .venv/bin/python benchmarks/export_quality.py --model runs/sentiment-minilm --markdown
+    .venv/bin/python benchmarks/export_quality.py --quick   # a smoke test
+
+`--quick` fine-tunes a tiny model on 64 examples (unless --model is given),
+scores the first 64 test sentences and exports two TFLite variants (one
+model-only, one raw-text) in this process.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -28,9 +34,23 @@ from common import format_machine, machine_description, print_tables  # noqa: E4
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="a sentiment fine-tuning run folder (model.keras)")
+    parser.add_argument("--model", help="a sentiment fine-tuning run folder (model.keras)")
     parser.add_argument("--markdown", action="store_true")
-    return parser.parse_args(argv)
+    parser.add_argument("--json", metavar="OUT", help="also write the rows to this JSON file")
+    parser.add_argument("--quick", action="store_true", help="a smoke test (see the module docstring)")
+    args = parser.parse_args(argv)
+    if args.model is None and not args.quick:
+        parser.error("--model is required (a run folder of `electra-keras finetune --task sentiment`)")
+    return args
+
+
+def tiny_sentiment_model(folder: Path) -> Path:
+    """A tiny classifier fine-tuned on 64 sentiment examples, for --quick."""
+    from electra_keras.training.finetune import FinetuningOptions, finetune
+
+    finetune(FinetuningOptions(out=str(folder), task="sentiment", preset="tiny", epochs=1, batch_size=16,
+                               sequence_length=16, learning_rate=1e-3, max_train_examples=64), verbose=0)
+    return folder
 
 
 def main(argv=None) -> int:
@@ -44,11 +64,16 @@ def main(argv=None) -> int:
     from electra_keras.export.tflite import LiteRTModel, export_tflite
 
     args = parse_args(argv)
-    print(format_machine(machine_description()))
-    model = keras.saving.load_model(Path(args.model) / "model.keras")
+    machine = machine_description()
+    print(format_machine(machine))
+    scratch = tempfile.TemporaryDirectory(prefix="export-quality-")
+    work = Path(scratch.name)
+    folder = Path(args.model) if args.model else tiny_sentiment_model(work / "tiny-sentiment")
+    model = keras.saving.load_model(folder / "model.keras")
     data = tasks.sentiment()
     texts, labels = data.test.texts, np.asarray(data.test.labels)
-    work = Path(tempfile.mkdtemp(prefix="export-quality-"))
+    if args.quick:
+        texts, labels = texts[:64], labels[:64]
 
     def batched(run, size=64):
         return np.concatenate([run(texts[i:i + size]) for i in range(0, len(texts), size)])
@@ -62,22 +87,29 @@ def main(argv=None) -> int:
                 "TFLite full int8": dict(quantize="int8", representative_texts=data.train.texts),
                 "TFLite raw text, float32": dict(raw_text=True),
                 "TFLite raw text, dynamic int8": dict(raw_text=True, quantize="dynamic")}
+    if args.quick:
+        variants = {name: variants[name] for name in ("TFLite dynamic-range int8", "TFLite raw text, float32")}
     for name, options in variants.items():
         path = export_tflite(model, work / name.replace(" ", "_").replace(",", "") / "model.tflite",
-                             isolate=True, **options)
+                             isolate=not args.quick, **options)
         lite = LiteRTModel(path)
         results[name] = batched(lambda t, lite=lite: lite.predict(t)["logits"])
         print(name, "done", flush=True)
 
     base = np.mean(keras_logits.argmax(-1) == labels)
-    rows = []
+    rows, measured = [], []
     for name, logits in results.items():
-        accuracy = np.mean(logits.argmax(-1) == labels)
-        rows.append([name, f"{np.max(np.abs(logits - keras_logits)):.1e}", f"{accuracy:.4f}",
-                     f"{100 * (accuracy - base):+.2f}"])
+        accuracy = float(np.mean(logits.argmax(-1) == labels))
+        difference = float(np.max(np.abs(logits - keras_logits)))
+        measured.append({"model": name, "max_abs_logit_diff": difference, "accuracy": accuracy})
+        rows.append([name, f"{difference:.1e}", f"{accuracy:.4f}", f"{100 * (accuracy - base):+.2f}"])
     headers = ["model", "max abs logit diff vs Keras", "test accuracy", "points vs Keras"]
-    title = f"sentiment test set, {len(labels):,} sentences, model {args.model}:"
+    title = f"sentiment test set, {len(labels):,} sentences, model {folder}:"
     print_tables(title, headers, rows, args.markdown)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine, "model": str(folder), "sentences": len(labels),
+                                               "quick": args.quick, "rows": measured}, indent=2))
+    scratch.cleanup()
     return 0
 
 

@@ -16,13 +16,17 @@ Run (after `make demo`, from the repository root):
     .venv/bin/python benchmarks/finetune_sentiment.py --markdown
 
 Reports dev and test accuracy (and MCC) and the wall time of each run.
+`--quick` is a smoke test of the loop: random init on 32 training
+examples, length 16, one epoch, in a temporary folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -44,7 +48,14 @@ def parse_args(argv=None):
     parser.add_argument("--out", default="runs/benchmark-sentiment")
     parser.add_argument("--only", help="comma-separated subset of: minilm,electra,random")
     parser.add_argument("--markdown", action="store_true")
-    return parser.parse_args(argv)
+    parser.add_argument("--json", metavar="OUT", help="also write the scores to this JSON file")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke test: random init on 32 examples, length 16, 1 epoch")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs, args.sequence_length, args.batch_size = 1, 16, 8
+        args.only = args.only or "random"
+    return args
 
 
 def main(argv=None) -> int:
@@ -60,17 +71,22 @@ def main(argv=None) -> int:
     chosen = args.only.split(",") if args.only else list(variants)
     if "electra" in chosen and not Path(args.pretrained_run, "run.json").is_file():
         raise SystemExit(f"--pretrained-run {args.pretrained_run}: no pretraining run there; run `make demo` first")
-    print(format_machine(machine_description()))
-    rows = []
+    machine = machine_description()
+    print(format_machine(machine))
+    scratch = tempfile.TemporaryDirectory() if args.quick else None
+    out = Path(scratch.name if scratch else args.out)
+    rows, results = [], {}
     for key in chosen:
         label, source, learning_rate = variants[key]
         start = time.perf_counter()
         scores = finetune(FinetuningOptions(
-            out=str(Path(args.out) / key), task="sentiment", epochs=args.epochs,
+            out=str(out / key), task="sentiment", epochs=args.epochs,
             batch_size=args.batch_size, sequence_length=args.sequence_length,
-            learning_rate=learning_rate, **source,
+            learning_rate=learning_rate, max_train_examples=32 if args.quick else None, **source,
         ), verbose=2)
         minutes = (time.perf_counter() - start) / 60
+        results[key] = {"label": label, "learning_rate": learning_rate, "minutes": minutes,
+                        "dev": scores["dev"], "test": scores["test"]}
         rows.append([label, f"{learning_rate:g}", f"{scores['dev']['accuracy']:.4f}",
                      f"{scores['test']['accuracy']:.4f}", f"{scores['test']['mcc']:.3f}", f"{minutes:.1f}"])
         print(rows[-1], flush=True)
@@ -79,6 +95,11 @@ def main(argv=None) -> int:
     print(text_table(headers, rows))
     if args.markdown:
         print(markdown_table(headers, rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine, "epochs": args.epochs, "quick": args.quick,
+                                               "results": results}, indent=2, default=float))
+    if scratch is not None:
+        scratch.cleanup()
     return 0
 
 

@@ -9,6 +9,7 @@ Also reports the time to the first batch, fresh and when resuming with
 
     .venv/bin/python benchmarks/input_pipeline.py
     .venv/bin/python benchmarks/input_pipeline.py --data runs/wikitext2-128 --runs 7
+    .venv/bin/python benchmarks/input_pipeline.py --quick    # a smoke test: 2,000 lines, a few batches
 
 The model trains at tens of sequences per second on a CPU; the reader must
 be far faster than that so that it is never the bottleneck.
@@ -17,39 +18,30 @@ be far faster than that so that it is never the bottleneck.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tensorflow as tf  # noqa: E402
 
+from common import format_machine, machine_description  # noqa: E402
 from electra_keras.data import packages  # noqa: E402
+from electra_keras.data.corpus import wikitext2_corpus  # noqa: E402
 from electra_keras.data.pretraining_data import (  # noqa: E402
     load_metadata,
     prepare_pretraining_data,
     pretraining_dataset,
 )
-
-
-def describe_machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        model = names[0] if names else model
-    except OSError:
-        pass
-    return (
-        f"{os.cpu_count()} cores, {model}; Python {platform.python_version()}, "
-        f"TensorFlow {tf.__version__}, {platform.system()} {platform.release()}"
-    )
 
 
 def time_batches(dataset: tf.data.Dataset, count: int, warmup: int = 0) -> float:
@@ -79,16 +71,29 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--skip", type=int, default=1000, help="skip_batches for the resume timing")
     parser.add_argument("--workers", type=int, default=2, help="processes for preparing the data")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke test: the first 2,000 lines of WikiText-2, batch 16, a few batches")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.batch_size, args.batches, args.warmup, args.runs, args.skip, args.workers = 16, 10, 5, 2, 5, 1
 
-    print(f"Machine: {describe_machine()}")
+    machine = machine_description()
+    print(format_machine(machine))
     with tempfile.TemporaryDirectory() as scratch:
-        results: dict = {"machine": describe_machine(), "batch_size": args.batch_size}
+        results: dict = {"machine": machine, "batch_size": args.batch_size, "quick": args.quick}
         data = args.data
         if data is None:
+            corpus = None
+            if args.quick:
+                corpus = [os.path.join(scratch, "wikitext2-head.txt")]
+                source_path = wikitext2_corpus()
+                opener = gzip.open if source_path.suffix == ".gz" else open
+                with opener(source_path, "rt", encoding="utf-8") as source:
+                    head = [line for _, line in zip(range(2000), source)]
+                Path(corpus[0]).write_text("".join(head), encoding="utf-8")
             data = os.path.join(scratch, "wikitext2")
             stats = prepare_pretraining_data(
-                None, packages.bert_uncased_vocab(), data, args.sequence_length,
+                corpus, packages.bert_uncased_vocab(), data, args.sequence_length,
                 workers=args.workers, verbose=True,
             )
             results.update(prepare_seconds=round(stats.seconds, 2), prepare_workers=stats.workers)

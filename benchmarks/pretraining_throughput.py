@@ -259,7 +259,8 @@ class TorchElectraStep:
             lambda step: max(0.0, (total_steps - step) / total_steps) * min(1.0, step / warmup_steps),
         )
         self.autocast_dtype = getattr(torch, autocast_dtype) if autocast_dtype else None
-        self.batches = [{name: torch.from_numpy(value) for name, value in batch.items()} for batch in batches]
+        # Copies: the batches are read-only views of TensorFlow tensors, which torch cannot wrap.
+        self.batches = [{name: torch.tensor(value) for name, value in batch.items()} for batch in batches]
         if self.device == "cuda":
             self.batches = [{name: value.pin_memory() for name, value in batch.items()} for batch in self.batches]
         self.next_batch = 0

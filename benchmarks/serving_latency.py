@@ -25,6 +25,7 @@ Run from the repository root (after `make test` set up .venv):
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -54,7 +55,13 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=30, help="batch-1 calls timed per variant")
     parser.add_argument("--markdown", action="store_true")
-    return parser.parse_args(argv)
+    parser.add_argument("--json", metavar="OUT", help="also write the rows to this JSON file")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke test: the tiny preset, length 16, batch 4, 2 repeats, two TFLite variants")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.preset, args.sequence_length, args.batch_size, args.repeats = "tiny", 16, 4, 2
+    return args
 
 
 def size_of(path: Path) -> int:
@@ -90,11 +97,12 @@ def main(argv=None) -> int:
     print(f"SavedModel export: {time.perf_counter() - start:.1f} s")
     lite_files = {}
     representative = [SENTENCE, "two hours I will never get back", "a tedious, joyless mess"] * 70
-    for quantize in ("none", "dynamic", "float16", "int8"):
+    # --quick converts in this process (the converter's leak does not matter for two models).
+    for quantize in ("none", "dynamic") if args.quick else ("none", "dynamic", "float16", "int8"):
         start = time.perf_counter()
         lite_files[quantize] = export_tflite(model, work / f"tflite-{quantize}" / "model.tflite", quantize=quantize,
-                                             representative_texts=representative, isolate=True)
-        print(f"TFLite {quantize} conversion (child process): {time.perf_counter() - start:.1f} s", flush=True)
+                                             representative_texts=representative, isolate=not args.quick)
+        print(f"TFLite {quantize} conversion: {time.perf_counter() - start:.1f} s", flush=True)
 
     compiled = tf.function(lambda inputs: model(inputs, training=False))
     reloaded = tf.saved_model.load(str(saved_model))
@@ -119,19 +127,26 @@ def main(argv=None) -> int:
         variants["PyTorch ElectraForSequenceClassification"] = torch_variant
 
     reference = model(packed[1], training=False).numpy()
-    rows = []
+    rows, measured = [], []
     for name, (run, artifact) in variants.items():
         # PyTorch has transformers' own (random) head: no parity figure for it.
-        difference = "other head" if name.startswith("PyTorch") else f"{np.max(np.abs(run(1) - reference)):.1e}"
-        latency = median_timing(lambda run=run: run(1), repeats=args.repeats, warmup=3)
-        batch = median_timing(lambda run=run: run(args.batch_size), repeats=5, warmup=1)
+        difference = None if name.startswith("PyTorch") else float(np.max(np.abs(run(1) - reference)))
+        latency = median_timing(lambda run=run: run(1), repeats=args.repeats, warmup=1 if args.quick else 3)
+        batch = median_timing(lambda run=run: run(args.batch_size), repeats=2 if args.quick else 5, warmup=1)
+        measured.append({"variant": name, "batch1_latency": latency.as_dict(), "batch_throughput_seq_per_s":
+                         args.batch_size / batch.median, "size_bytes": size_of(artifact),
+                         "max_abs_logit_diff": difference})
         rows.append([name, f"{latency.median * 1e3:.1f}", f"{args.batch_size / batch.median:.1f}",
-                     f"{size_of(artifact) / 2**20:.1f}", difference])
+                     f"{size_of(artifact) / 2**20:.1f}", "other head" if difference is None else f"{difference:.1e}"])
         print(rows[-1], flush=True)
     headers = ["variant", "batch 1 latency ms (median)", f"batch {args.batch_size} seq/s",
                "size MiB", "max abs logit diff vs Keras"]
     title = f"{args.preset} sentiment classifier, sequence length {length}, {threads} threads:"
     print_tables(title, headers, rows, args.markdown)
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "machine": machine_description(), "preset": args.preset, "sequence_length": length,
+            "batch_size": args.batch_size, "threads": threads, "quick": args.quick, "rows": measured}, indent=2))
     return 0
 
 

@@ -7,8 +7,11 @@ runner feeds them): {no XLA, XLA} x {dropout 0.1, dropout 0}. If the gap
 closes without dropout, the cost is XLA's CPU random-number generation.
 
 Run: .venv/bin/python benchmarks/xla_random_ops.py   (about 4 minutes)
+     .venv/bin/python benchmarks/xla_random_ops.py --quick   (a smoke test: 1 layer, batch 2, 1 timed run)
 """
 
+import argparse
+import json
 import os
 import statistics
 import sys
@@ -31,29 +34,44 @@ VARIANTS = [
 ]
 
 
-def main() -> int:
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", metavar="OUT", help="also write the step times to this JSON file")
+    parser.add_argument("--quick", action="store_true", help="a smoke test: 1 layer, batch 2, 1 timed run")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
     from electra_keras.data import packages
     from electra_keras.data.tokenizer import WordPieceTokenizer
     from electra_keras.pretraining import MaskingConfig
 
-    print(format_machine(machine_description()))
+    args = parse_args(argv)
+    layers, batch_size, runs, steps = (1, 2, 1, 1) if args.quick else (4, 16, 5, 2)
+    machine = machine_description()
+    print(format_machine(machine))
     vocabulary = packages.bert_uncased_vocab()
     tokenizer = WordPieceTokenizer(vocabulary)
     masking = MaskingConfig.for_tokenizer(tokenizer, "electra")
-    batches = throughput.synthetic_batches(tokenizer, masking, batch_size=16, count=4)
+    batches = throughput.synthetic_batches(tokenizer, masking, batch_size=batch_size, count=4)
+    results = []
     for label, variant, overrides in VARIANTS:
         step = throughput.KerasElectraStep(
-            "electra-small", vocabulary, batches, variant, {"num_layers": 4, **overrides}
+            "electra-small", vocabulary, batches, variant, {"num_layers": layers, **overrides}
         )
-        step.run(2)  # tracing and compilation
+        step.run(steps)  # tracing and compilation
         times = []
-        for _ in range(5):
+        for _ in range(runs):
             start = time.perf_counter()
-            step.run(2)
-            times.append((time.perf_counter() - start) / 2)
+            step.run(steps)
+            times.append((time.perf_counter() - start) / steps)
         print(f"{label}: median step {statistics.median(times) * 1000:.0f} ms "
               f"(runs: {', '.join(f'{t * 1000:.0f}' for t in times)})", flush=True)
+        results.append({"variant": label, "median_step_s": statistics.median(times), "step_s": times})
         step.close()
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine, "layers": layers, "batch_size": batch_size,
+                                               "quick": args.quick, "rows": results}, indent=2))
     return 0
 
 

@@ -78,3 +78,77 @@ def test_replicate_quick(tmp_path):
     assert [len(report["curves"][name]) for name in ("electra", "mlm")] == [2, 2]
     assert report["curves"]["mlm"][-1]["step"] > report["curves"]["electra"][-1]["step"]
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_serving_latency_quick(tmp_path):
+    out = tmp_path / "serving.json"
+    assert load("serving_latency").main(["--quick", "--json", str(out)]) == 0
+    rows = {row["variant"]: row for row in json.loads(out.read_text())["rows"]}
+    assert {"Keras eager", "SavedModel, token ids", "SavedModel, raw text (TF Serving's path)",
+            "TFLite float32", "TFLite dynamic-range int8", "PyTorch ElectraForSequenceClassification"} <= set(rows)
+    for name, row in rows.items():
+        assert row["batch1_latency"]["median_s"] > 0 and row["batch_throughput_seq_per_s"] > 0
+        assert row["size_bytes"] > 0
+        if name.startswith(("Keras", "SavedModel", "TFLite float32")):
+            assert row["max_abs_logit_diff"] < 1e-4, name  # every float32 path serves the same model
+    assert rows["TFLite dynamic-range int8"]["size_bytes"] < rows["TFLite float32"]["size_bytes"]
+
+
+def test_xla_random_ops_quick(tmp_path):
+    out = tmp_path / "xla.json"
+    assert load("xla_random_ops").main(["--quick", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [row["variant"] for row in rows] == [label for label, _, _ in load("xla_random_ops").VARIANTS]
+    assert all(row["median_step_s"] > 0 for row in rows)
+
+
+def test_input_pipeline_quick(tmp_path):
+    out = tmp_path / "pipeline.json"
+    results = load("input_pipeline").main(["--quick", "--json", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(results))
+    assert results["examples"] > 16 * 10 and results["examples_per_second_median"] > 0
+    assert len(results["examples_per_second_runs"]) == 2
+
+
+def test_export_quality_quick(tmp_path):
+    out = tmp_path / "export.json"
+    assert load("export_quality").main(["--quick", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    rows = {row["model"]: row for row in report["rows"]}
+    assert set(rows) == {"Keras", "SavedModel (raw text)", "TFLite dynamic-range int8", "TFLite raw text, float32"}
+    assert report["sentences"] == 64 and rows["Keras"]["max_abs_logit_diff"] == 0
+    # Float32 exports, with tokenization in the graph or in the interpreter, give Keras' logits.
+    assert rows["SavedModel (raw text)"]["max_abs_logit_diff"] < 1e-4
+    assert rows["TFLite raw text, float32"]["max_abs_logit_diff"] < 1e-4
+    assert all(0 <= row["accuracy"] <= 1 for row in rows.values())
+
+
+def test_finetune_sentiment_quick(tmp_path):
+    out = tmp_path / "sentiment.json"
+    assert load("finetune_sentiment").main(["--quick", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())["results"]
+    assert set(results) == {"random"}
+    for entry in results.values():
+        assert 0 <= entry["test"]["accuracy"] <= 1 and 0 <= entry["dev"]["accuracy"] <= 1
+
+
+def test_pretraining_throughput_quick(tmp_path):
+    out = tmp_path / "throughput.json"
+    assert load("pretraining_throughput").main(["--quick", "--models", "electra-small", "--variants", "float32",
+                                                "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    (row,) = report["rows"]
+    assert row["sequences_per_s"] > 0 and row["pytorch_sequences_per_s"] > 0 and 0 < row["mfu"] < 1
+    (model,) = report["models"]
+    # The analytic FLOP count (electra_keras.pretraining.flops) against torch's own counter of the same step.
+    assert abs(model["analytic_flops_per_step"] / model["torch_counted_flops_per_step"] - 1) < 0.02
+
+
+def test_albert_memory_quick(tmp_path):
+    out = tmp_path / "albert.json"
+    assert load("albert_memory").main(["--quick", "--models", "albert-base,albert-base-unshared",
+                                       "--json", str(out)]) == 0
+    shared, unshared = json.loads(out.read_text())["results"]
+    # Two layers sharing one set of weights store one layer's worth; unshared, two.
+    assert shared["parameters"] < unshared["parameters"]
+    assert shared["peak_rss_mib"] > 0 and shared["sequences_per_s"] > 0
