@@ -68,10 +68,18 @@ class ModelConfig:
             from embeddings to hidden width; None projects exactly when
             `embedding_size != hidden_size`. ALBERT checkpoints always have it.
         pooler: add the tanh pooler on [CLS] (BERT and ALBERT have one).
-        generator_size: ELECTRA only: generator width as a fraction of the
-            discriminator's hidden size, heads and FFN size, with the same
-            number of layers (paper: 1/4 small, 1/3 base, 1/4 large; 1.0 is
-            the full-size generator of the released "++" checkpoints).
+        generator_size: ELECTRA only: generator hidden size as a fraction of
+            the discriminator's (paper: 1/4 small, 1/3 base, 1/4 large; 1.0
+            is the full-size generator of the released "++" checkpoints).
+            The rest of the generator follows the official
+            `run_pretraining.get_generator_config` (see `generator_config`).
+        generator_layers: ELECTRA only: generator depth as a fraction of
+            `num_layers` (the official `generator_layers`, default 1.0).
+        generator_num_heads, generator_intermediate_size: ELECTRA only:
+            explicit generator heads and FFN width, for generators that the
+            official rule does not describe; None follows the rule
+            (heads = max(1, hidden // 64), FFN = 4 * generator hidden).
+            `with_generator` sets all four generator fields from a config.
         pad_token_id: id of [PAD].
 
     Example:
@@ -103,6 +111,9 @@ class ModelConfig:
     embedding_projection: bool | None = None
     pooler: bool = False
     generator_size: float | None = None
+    generator_layers: float = 1.0
+    generator_num_heads: int | None = None
+    generator_intermediate_size: int | None = None
     pad_token_id: int = 0
 
     def __post_init__(self) -> None:
@@ -168,6 +179,19 @@ class ModelConfig:
                     f"generator_size={self.generator_size!r}: expected a "
                     "fraction in (0, 1]"
                 )
+        if not 0.0 < self.generator_layers <= 1.0:
+            problems.append(f"generator_layers={self.generator_layers!r}: expected a fraction in (0, 1]")
+        for name in ("generator_num_heads", "generator_intermediate_size"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                problems.append(f"{name}={value!r}: expected a positive integer or None")
+        explicit = [
+            name
+            for name in ("generator_num_heads", "generator_intermediate_size")
+            if getattr(self, name) is not None
+        ] + (["generator_layers"] if self.generator_layers != 1.0 else [])
+        if explicit and self.generator_size is None:
+            problems.append(f"{', '.join(explicit)} describe a generator: they need a generator_size")
         if problems:
             raise ValueError("Invalid ModelConfig: " + "; ".join(problems))
 
@@ -217,29 +241,96 @@ class ModelConfig:
         return 1 + max(f for _, f in self.layer_schedule())
 
     def generator_config(self) -> ModelConfig:
-        """The ELECTRA generator's config: same depth and embeddings, narrower.
+        """The ELECTRA generator's config, by the official rule.
 
-        Hidden size, heads and FFN size are scaled by `generator_size`
-        (ELECTRA paper, section 3.2 and Appendix B), never below one head.
+        As google-research/electra `run_pretraining.get_generator_config`:
+        hidden = round(generator_size * hidden_size), layers =
+        round(generator_layers * num_layers), FFN = 4 * generator hidden and
+        heads = max(1, generator hidden // 64), unless
+        `generator_intermediate_size` / `generator_num_heads` say otherwise.
+        Embeddings, dropout and the rest are the discriminator's.
+
+        Raises:
+            ValueError: no generator_size, or heads that do not divide the
+                generator's hidden size.
         """
         if self.family != "electra" or self.generator_size is None:
             raise ValueError(
                 "generator_config() needs family='electra' and a generator_size; "
                 f"got family={self.family!r}, generator_size={self.generator_size!r}"
             )
-        fraction = self.generator_size
-        hidden = int(round(self.hidden_size * fraction))
-        heads = max(1, int(round(self.num_heads * fraction)))
+        hidden = int(round(self.hidden_size * self.generator_size))
+        heads = self.generator_num_heads or max(1, hidden // 64)
+        if hidden % heads:
+            raise ValueError(
+                f"the generator's hidden size {hidden} (generator_size={self.generator_size} of "
+                f"{self.hidden_size}) is not divisible by its {heads} heads; set generator_num_heads"
+            )
         return dataclasses.replace(
             self,
             hidden_size=hidden,
             num_heads=heads,
-            intermediate_size=int(round(self.intermediate_size * fraction)),
+            intermediate_size=self.generator_intermediate_size or 4 * hidden,
+            num_layers=max(1, int(round(self.num_layers * self.generator_layers))),
             generator_size=None,
+            generator_layers=1.0,
+            generator_num_heads=None,
+            generator_intermediate_size=None,
             # A masked LM reads every position, never a pooled [CLS]: a BERT
             # encoder's pooler (continued pretraining) is not copied into it.
             pooler=False,
         )
+
+    def with_generator(self, generator: ModelConfig | dict) -> ModelConfig:
+        """This discriminator config with `generator` as its generator.
+
+        For generators that the official rule does not produce (another FFN
+        width, other heads): the generator fields are set so that
+        `generator_config()` returns `generator` exactly.
+
+        Raises:
+            ValueError: `generator` differs from this config in something a
+                generator cannot change (embeddings, vocabulary, positions,
+                activation, ...), or its width or depth is no fraction of ours.
+
+        Example:
+        >>> config = ModelConfig.from_preset("electra-small")
+        >>> generator = dataclasses.replace(config.generator_config(), intermediate_size=128)
+        >>> config.with_generator(generator).generator_config() == generator
+        True
+        """
+        generator = ModelConfig.coerce(generator)
+        free = {"hidden_size", "num_heads", "intermediate_size", "num_layers", "pooler"}
+        fixed = {
+            name: (getattr(generator, name), getattr(self, name))
+            for name in self.to_dict()
+            if name not in free and not name.startswith("generator_")
+            and getattr(generator, name) != getattr(self, name)
+        }
+        if fixed:
+            raise ValueError(
+                "with_generator: the generator differs from the discriminator in "
+                + ", ".join(f"{name} ({theirs!r} vs {ours!r})" for name, (theirs, ours) in sorted(fixed.items()))
+                + "; a generator shares the discriminator's embeddings and settings"
+            )
+        if generator.hidden_size > self.hidden_size or generator.num_layers > self.num_layers:
+            raise ValueError(
+                f"with_generator: a generator of hidden {generator.hidden_size} and {generator.num_layers} "
+                f"layers is larger than the discriminator ({self.hidden_size}, {self.num_layers} layers)"
+            )
+        hidden = generator.hidden_size
+        config = dataclasses.replace(
+            self,
+            generator_size=hidden / self.hidden_size,
+            generator_layers=generator.num_layers / self.num_layers,
+            generator_num_heads=None if generator.num_heads == max(1, hidden // 64) else generator.num_heads,
+            generator_intermediate_size=(
+                None if generator.intermediate_size == 4 * hidden else generator.intermediate_size
+            ),
+        )
+        if config.generator_config() != dataclasses.replace(generator, pooler=False):
+            raise ValueError(f"with_generator: {generator} cannot be expressed as a generator of this config")
+        return config
 
     # -- serialization ------------------------------------------------------
 

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -81,3 +82,56 @@ def test_projection_rule():
     assert ModelConfig(embedding_size=128, hidden_size=256).projects_embeddings
     assert not ModelConfig(embedding_size=256, hidden_size=256).projects_embeddings
     assert ModelConfig(embedding_size=256, hidden_size=256, embedding_projection=True).projects_embeddings
+
+
+def official_generator_config(bert_config: dict, generator_hidden_size: float, generator_layers: float) -> dict:
+    """A transcription of google-research/electra run_pretraining.get_generator_config."""
+    gen_config = dict(bert_config)
+    gen_config["hidden_size"] = int(round(bert_config["hidden_size"] * generator_hidden_size))
+    gen_config["num_hidden_layers"] = int(round(bert_config["num_hidden_layers"] * generator_layers))
+    gen_config["intermediate_size"] = 4 * gen_config["hidden_size"]
+    gen_config["num_attention_heads"] = max(1, gen_config["hidden_size"] // 64)
+    return gen_config
+
+
+@pytest.mark.parametrize(
+    "preset, overrides",
+    [
+        ("electra-small", {}),
+        ("electra-base", {}),
+        ("electra-large", {"generator_layers": 0.5}),
+        ("electra-small", {"intermediate_size": 768}),  # a discriminator FFN that is not 4 x hidden
+        ("tiny", {}),  # FFN 2 x hidden, 16 wide: one head
+        ("electra-base", {"generator_size": 1.0, "generator_layers": 0.25}),
+    ],
+)
+def test_generator_follows_the_official_rule(preset, overrides):
+    config = ModelConfig.from_preset(preset, **overrides)
+    bert = {"hidden_size": config.hidden_size, "num_hidden_layers": config.num_layers,
+            "intermediate_size": config.intermediate_size, "num_attention_heads": config.num_heads}
+    official = official_generator_config(bert, config.generator_size, config.generator_layers)
+    generator = config.generator_config()
+    assert (generator.hidden_size, generator.num_layers, generator.intermediate_size, generator.num_heads) == (
+        official["hidden_size"], official["num_hidden_layers"], official["intermediate_size"],
+        official["num_attention_heads"])
+
+
+def test_explicit_generator_round_trips_and_is_checked():
+    config = ModelConfig.from_preset("electra-small")
+    generator = dataclasses.replace(config.generator_config(), num_heads=2, intermediate_size=100, num_layers=6)
+    combined = config.with_generator(generator)
+    assert combined.generator_config() == generator
+    assert (combined.generator_num_heads, combined.generator_intermediate_size, combined.generator_layers) == (
+        2, 100, 0.5)
+    assert ModelConfig.from_json(combined.to_json()) == combined
+    # The official rule's own generator needs no explicit field.
+    plain = config.with_generator(config.generator_config())
+    assert plain == config
+    with pytest.raises(ValueError, match=r"embedding_size \(64 vs 128\)"):
+        config.with_generator(dataclasses.replace(generator, embedding_size=64))
+    with pytest.raises(ValueError, match="larger than the discriminator"):
+        config.with_generator(dataclasses.replace(generator, hidden_size=512, num_heads=8))
+    with pytest.raises(ValueError, match="not divisible by its 3 heads"):
+        ModelConfig.from_preset("electra-small", generator_num_heads=3).generator_config()
+    with pytest.raises(ValueError, match="generator_layers describe a generator: they need a generator_size"):
+        ModelConfig(generator_layers=0.5)

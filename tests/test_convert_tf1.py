@@ -9,6 +9,7 @@ test); the converted models must reproduce the torch logits.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from types import SimpleNamespace
@@ -21,7 +22,7 @@ transformers = pytest.importorskip("transformers")
 
 import tensorflow as tf  # noqa: E402
 
-from electra_keras import ElectraDiscriminator, ElectraPretrainer, Encoder  # noqa: E402
+from electra_keras import ElectraDiscriminator, ElectraPretrainer, Encoder, ModelConfig  # noqa: E402
 from electra_keras.convert.official_tf1 import (  # noqa: E402
     from_official_tf1,
     load_official_tf1,
@@ -84,14 +85,14 @@ def _randomize(model, generator):
             param.copy_(value)
 
 
-def _hf_config(hidden: int, heads: int) -> transformers.ElectraConfig:
+def _hf_config(hidden: int, heads: int, ffn: int | None = None, layers: int = LAYERS) -> transformers.ElectraConfig:
     return transformers.ElectraConfig(
         vocab_size=VOCAB,
         embedding_size=EMBEDDING,
         hidden_size=hidden,
-        num_hidden_layers=LAYERS,
+        num_hidden_layers=layers,
         num_attention_heads=heads,
-        intermediate_size=4 * hidden,
+        intermediate_size=ffn or 4 * hidden,
         hidden_act="gelu",
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
@@ -115,10 +116,14 @@ def _tf1_tensors(model, network: str) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def reference():
+    return build_reference()
+
+
+def build_reference(disc_ffn: int = 4 * HIDDEN, gen_ffn: int = 4 * GEN_HIDDEN, gen_layers: int = LAYERS):
     generator = torch.Generator().manual_seed(0)
     # Official heads rule: max(1, hidden // 64): 2 for the discriminator, 1 for the generator.
-    disc = transformers.ElectraForPreTraining(_hf_config(HIDDEN, 2))
-    gen = transformers.ElectraForMaskedLM(_hf_config(GEN_HIDDEN, 1))
+    disc = transformers.ElectraForPreTraining(_hf_config(HIDDEN, 2, disc_ffn))
+    gen = transformers.ElectraForMaskedLM(_hf_config(GEN_HIDDEN, 1, gen_ffn, gen_layers))
     _randomize(disc, generator)
     _randomize(gen, generator)
     with torch.no_grad():  # the two networks share their embeddings
@@ -237,6 +242,34 @@ def test_config_inferred_from_shapes(pretrainer):
         1,
         4 * GEN_HIDDEN,
     )
+
+
+@pytest.mark.parametrize(
+    "disc_ffn, gen_ffn, gen_layers",
+    [
+        (3 * HIDDEN, 4 * GEN_HIDDEN, 1),  # the official rule: FFN 4x the generator's width, half the depth
+        (4 * HIDDEN, 2 * GEN_HIDDEN, LAYERS),  # a generator outside the rule: its FFN is kept explicitly
+    ],
+)
+def test_generators_of_any_official_shape_load(tmp_path, disc_ffn, gen_ffn, gen_layers):
+    reference = build_reference(disc_ffn, gen_ffn, gen_layers)
+    prefix = write_checkpoint(tmp_path / "model.ckpt-1", reference.tensors)
+    inferred = from_official_tf1(prefix)
+    config = inferred.config
+    assert (config.intermediate_size, config.generator_layers) == (disc_ffn, gen_layers / LAYERS)
+    assert config.generator_intermediate_size == (None if gen_ffn == 4 * GEN_HIDDEN else gen_ffn)
+    # The same checkpoint with both configs given explicitly, as a user would for their own run.
+    discriminator = ModelConfig(family="electra", vocab_size=VOCAB, embedding_size=EMBEDDING, hidden_size=HIDDEN,
+                                num_layers=LAYERS, num_heads=2, intermediate_size=disc_ffn, hidden_act="gelu",
+                                max_position_embeddings=POSITIONS)
+    generator = dataclasses.replace(discriminator, hidden_size=GEN_HIDDEN, num_heads=1, intermediate_size=gen_ffn,
+                                    num_layers=gen_layers)
+    explicit = from_official_tf1(prefix, config=discriminator, generator_config=generator)
+    for model in (inferred, explicit):
+        assert model.generator.config.num_layers == gen_layers
+        # Relative to the logits' scale (up to ~10 here): float32 rounding, where a wrong weight gives O(1).
+        for ours, theirs in ((model.discriminator, reference.disc_logits), (model.generator, reference.gen_logits)):
+            assert max_diff(ours(reference.inputs), theirs) <= TOLERANCE * np.abs(theirs).max()
 
 
 def test_name_table_is_the_checkpoint(pretrainer, reference):

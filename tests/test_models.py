@@ -58,7 +58,7 @@ def test_generator_is_narrower_and_shares_embeddings():
     model = ek.ElectraPretrainer(config)
     generator, discriminator = model.generator, model.discriminator
     assert generator.config.hidden_size == 16 and generator.config.num_heads == 1
-    assert generator.config.intermediate_size == 32
+    assert generator.config.intermediate_size == 64  # the official rule: 4x the generator's width
     assert generator.config.num_layers == discriminator.config.num_layers
     # Both have their own projection from the shared 16-wide embeddings?
     # The generator is 16 wide = embedding size: no projection; the discriminator projects.

@@ -365,27 +365,15 @@ def infer_config(
         return ModelConfig(**values)
 
     gen_hidden, gen_intermediate, gen_layers = encoder(GENERATOR_SCOPE)
-    if gen_layers != layers:
-        raise CheckpointMismatchError(
-            f"{source}: the generator has {gen_layers} layers and the discriminator "
-            f"{layers} (generator_layers != 1.0); ElectraPretrainer's generator has "
-            "the discriminator's depth"
-        )
-    config = ModelConfig(**values, generator_size=gen_hidden / hidden)
-    generator = config.generator_config()
-    official_heads = max(1, gen_hidden // 64)
-    if (generator.hidden_size, generator.num_heads, generator.intermediate_size) != (
-        gen_hidden,
-        official_heads,
-        gen_intermediate,
-    ):
-        raise CheckpointMismatchError(
-            f"{source}: generator_size={gen_hidden}/{hidden} gives a generator of hidden "
-            f"{generator.hidden_size}, {generator.num_heads} heads, FFN "
-            f"{generator.intermediate_size}; the checkpoint's has hidden {gen_hidden}, "
-            f"{official_heads} heads (max(1, hidden // 64)), FFN {gen_intermediate}"
-        )
-    return config
+    # The official get_generator_config gives FFN = 4 * hidden and heads =
+    # max(1, hidden // 64); a checkpoint whose generator FFN differs keeps its
+    # own width as an explicit generator_intermediate_size.
+    return ModelConfig(
+        **values,
+        generator_size=gen_hidden / hidden,
+        generator_layers=gen_layers / layers,
+        generator_intermediate_size=None if gen_intermediate == 4 * gen_hidden else gen_intermediate,
+    )
 
 
 # --- loading -----------------------------------------------------------------
@@ -419,7 +407,7 @@ def _load(model, tensors: CheckpointTensors, scope: str, duplicates: set[str], s
     return model
 
 
-def from_official_tf1(path: str | os.PathLike, config=None, strict: bool = True):
+def from_official_tf1(path: str | os.PathLike, config=None, strict: bool = True, generator_config=None):
     """Builds our model from an official google-research/electra TF1 checkpoint.
 
     Args:
@@ -431,6 +419,9 @@ def from_official_tf1(path: str | os.PathLike, config=None, strict: bool = True)
             then checked against.
         strict: tensors that are neither ours nor known optimizer/bookkeeping
             state are an error; with False they are logged and dropped.
+        generator_config: with `config`, the generator's `ModelConfig` (or
+            dict) when the official rule (`ModelConfig.generator_config`)
+            does not give it, e.g. a checkpoint trained with other heads.
 
     Returns:
         An `ElectraPretrainer` when the checkpoint has the generator and the
@@ -471,6 +462,8 @@ def from_official_tf1(path: str | os.PathLike, config=None, strict: bool = True)
             raise ValueError(
                 f"config: family={config.family!r}; official ELECTRA checkpoints need 'electra'"
             )
+    if generator_config is not None:
+        config = config.with_generator(generator_config)
 
     if has["generator"]:
         if config.generator_size is None:

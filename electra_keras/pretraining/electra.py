@@ -56,9 +56,12 @@ generator MLM + the main network's MLM (both cross-entropies, weight 1).
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 
+from electra_keras.config import ModelConfig
 from electra_keras.encoder import embeddings_for
 from electra_keras.layers.embeddings import truncated_normal
 from electra_keras.models import ElectraDiscriminator, ElectraGenerator, electra_masked_lm_head
@@ -128,6 +131,9 @@ class ElectraPretrainer(Pretrainer):
             docstring).
         variant: "electra", "electra-15", "replace-mlm" or "all-tokens-mlm":
             the main network's task (see the module docstring).
+        generator_config: the generator's `ModelConfig` (or dict), when the
+            official rule of `ModelConfig.generator_config` does not give it;
+            stored in `config` through `ModelConfig.with_generator`.
 
     Example:
     >>> model = ElectraPretrainer("tiny")
@@ -143,8 +149,11 @@ class ElectraPretrainer(Pretrainer):
         temperature: float = 1.0,
         weight_tying: str = "embeddings",
         variant: str = "electra",
+        generator_config: ModelConfig | dict | None = None,
         **kwargs,
     ):
+        if generator_config is not None:
+            config = ModelConfig.coerce(config).with_generator(generator_config)
         super().__init__(config, masking=masking, **kwargs)
         config = self.config
         if config.generator_size is None:
@@ -161,10 +170,11 @@ class ElectraPretrainer(Pretrainer):
                 f"variant={variant!r} scores tokens against the discriminator's word table, which "
                 "weight_tying='gdes' splits into a frozen base and a delta: use 'embeddings', 'none' or 'all'"
             )
-        if weight_tying == "all" and config.generator_size != 1.0:
+        if weight_tying == "all" and (config.generator_size, config.generator_layers) != (1.0, 1.0):
             raise ValueError(
                 f"weight_tying='all' ties every generator weight to the discriminator's, so the "
-                f"generator must be as wide: generator_size=1.0 (got {config.generator_size})"
+                f"generator must be as wide: generator_size=1.0 (got {config.generator_size}) "
+                f"and as deep: generator_layers=1.0 (got {config.generator_layers})"
             )
         # === Layers ===
         # The generator's block; with "embeddings" and "all" the discriminator's too.
@@ -179,7 +189,7 @@ class ElectraPretrainer(Pretrainer):
             config, embeddings=discriminator_embeddings, dtype=self.dtype_policy, name="discriminator"
         )
         generator = ElectraGenerator(
-            config.generator_config(),
+            self.generator_encoder_config(config, weight_tying),
             embeddings=self.embeddings,
             encoder=discriminator.encoder if weight_tying == "all" else None,
             dtype=self.dtype_policy,
@@ -458,6 +468,25 @@ class ElectraPretrainer(Pretrainer):
             "identity_accuracy": (correct, weights),
             "copy_probability": (tf.sigmoid(gate_logits), weights),
         }
+
+    @staticmethod
+    def generator_encoder_config(config: ModelConfig, weight_tying: str) -> ModelConfig:
+        """The generator's config: the official rule (`ModelConfig.generator_config`),
+        or with every weight tied the discriminator's own (the official
+        untied_generator=False: the generator IS the discriminator's encoder)."""
+        if weight_tying == "all":
+            return dataclasses.replace(config, generator_size=None, generator_layers=1.0, generator_num_heads=None,
+                                       generator_intermediate_size=None, pooler=False)
+        return config.generator_config()
+
+    def training_flops_per_step(self, batch_size: int, sequence_length: int) -> int:
+        """Analytic training FLOPs of one step (`electra_keras.pretraining.flops`), of the generator built."""
+        from electra_keras.pretraining.flops import training_flops_per_sequence
+
+        predictions = self.masking.num_predictions(sequence_length) if self.masking else 0
+        per_sequence = training_flops_per_sequence(self.config, self.flops_objective, sequence_length, predictions,
+                                                   generator=self.generator.config)
+        return batch_size * per_sequence
 
     def get_config(self):
         config = super().get_config()

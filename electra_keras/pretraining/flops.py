@@ -56,7 +56,7 @@ def masked_lm_head_flops(config, num_predictions: int) -> int:
     return 2 * num_predictions * h * e + 2 * num_predictions * e * v
 
 
-def training_flops_per_sequence(config, objective: str, length: int, num_predictions: int) -> int:
+def training_flops_per_sequence(config, objective: str, length: int, num_predictions: int, generator=None) -> int:
     """Training FLOPs of one sequence through one step of `objective`.
 
     Args:
@@ -69,6 +69,8 @@ def training_flops_per_sequence(config, objective: str, length: int, num_predict
         length: the sequence length.
         num_predictions: masked positions per sequence (the masking config's
             `num_predictions(length)`).
+        generator: ELECTRA's generator config when it is not
+            `config.generator_config()` (all weights tied: the discriminator's).
 
     Example:
     >>> from electra_keras.config import ModelConfig
@@ -78,7 +80,7 @@ def training_flops_per_sequence(config, objective: str, length: int, num_predict
     """
     h = config.hidden_size
     if objective in ELECTRA_OBJECTIVES:
-        generator = config.generator_config()
+        generator = generator or config.generator_config()
         forward = (
             encoder_forward_flops(generator, length)
             + masked_lm_head_flops(generator, num_predictions)
