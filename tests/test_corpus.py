@@ -31,9 +31,9 @@ def _write(path, data):
     return path
 
 
-def _read(files):
+def _read(files, headings="auto"):
     stats = CorpusStats()
-    return list(read_documents(files, stats)), stats
+    return list(read_documents(files, stats, headings)), stats
 
 
 def test_doctests():
@@ -121,7 +121,7 @@ def test_blank_lines_headings_and_files_separate_documents(tmp_path):
         " = = Section = = \n Other document.\n",
     )
     second = _write(tmp_path / "2.txt.gz", "Still one.\nSame document.\r\n   \nLast.")
-    documents, stats = _read([first, second])
+    documents, stats = _read([first, second], headings="drop")
     assert documents == [
         ["First line.", "Second sentence!", "Next line ?"],
         ["Other document."],
@@ -219,13 +219,49 @@ def test_text_with_a_multibyte_character_at_the_sniff_boundary_is_not_binary(tmp
     assert stats.binary_files == [] and len(documents) == 1
 
 
-def test_huge_lines_are_skipped_and_counted(tmp_path):
-    huge = "word " * (MAX_LINE_BYTES // 5 + 100)
-    path = _write(tmp_path / "huge.txt.gz", f"Before.\n{huge}\nAfter.\n{huge}")
+def test_headings_are_dropped_in_wikitext_files_only(tmp_path):
+    text = " = Title = \n\nBody = text = here.\n = = Section = = \nMore.\n"
+    notes = _write(tmp_path / "notes.txt", text)
+    wikitext = _write(tmp_path / "wiki.train.raw", text)
+    shipped_layout = _write(tmp_path / "wikitext-2" / "train.raw.gz", text)
+    documents, stats = _read([notes])
+    assert documents == [["= Title ="], ["Body = text = here.", "= = Section = =", "More."]]
+    assert stats.headings == 0
+    for path in (wikitext, shipped_layout):
+        documents, stats = _read([path])
+        assert documents == [["Body = text = here."], ["More."]] and stats.headings == 2
+    assert _read([wikitext], headings="keep")[0] == _read([notes])[0]
+    with pytest.raises(ValueError, match="headings='wiki': expected one of"):
+        _read([notes], headings="wiki")
+
+
+def test_long_lines_are_split_at_sentence_ends_and_nothing_is_lost(tmp_path):
+    # A 1.5 MB book on one line (no newline), then a line after it.
+    sentences = [f"Sentence number {i} ends here." for i in range(54_000)]
+    book = " ".join(sentences)
+    assert len(book) > 1.5 * MAX_LINE_BYTES
+    path = _write(tmp_path / "book.txt.gz", f"Before.\n{book}\nAfter.\n{book}")
     documents, stats = _read([path])
-    # A skipped line also ends the document: the text around it is not contiguous.
-    assert documents == [["Before."], ["After."]]
-    assert stats.huge_lines == 2 and f"2 lines over {MAX_LINE_BYTES:,} bytes" in stats.summary()
+    # One document (cut into MAX_DOCUMENT_SENTENCES pieces as any long one): every sentence, whole, in order.
+    assert [s for document in documents for s in document] == ["Before."] + sentences + ["After."] + sentences
+    assert stats.split_lines == 2 and stats.blob_bytes == 0
+    assert f"split 2 lines over {MAX_LINE_BYTES:,} bytes" in stats.summary()
+
+
+def test_a_long_line_without_sentence_ends_is_cut_at_spaces(tmp_path):
+    words = "word " * (MAX_LINE_BYTES // 5 + 100)
+    documents, stats = _read([_write(tmp_path / "words.txt", words)])
+    assert " ".join(documents[0]).split() == words.split()
+    assert len(documents[0]) == 2 and stats.split_lines == 1
+
+
+def test_blobs_without_whitespace_are_dropped_and_counted(tmp_path):
+    blob = "x" * (MAX_LINE_BYTES + 10)
+    path = _write(tmp_path / "blob.txt", f"Before {blob} after.\nNext.\n")
+    documents, stats = _read([path])
+    # The text around the blob is not contiguous: two documents.
+    assert documents == [["Before"], ["after.", "Next."]]
+    assert stats.blob_bytes == len(blob) and "skipped 1,048,586 bytes without whitespace" in stats.summary()
 
 
 def test_a_truncated_gzip_keeps_what_was_read(tmp_path):
@@ -251,14 +287,14 @@ def test_every_bad_input_together_is_not_fatal(tmp_path):
         documents, stats = _read(resolve_corpus([tmp_path]))
     assert documents == [["Caf\ufffd."], ["OK."], ["Fine."]]
     assert len(stats.empty_files) == len(stats.binary_files) == 1
-    assert stats.repaired_lines == stats.huge_lines == 1
+    assert stats.repaired_lines == stats.split_lines == 1 and stats.blob_bytes == MAX_LINE_BYTES + 1
     assert stats.files == len(files)
 
 
 def test_no_usable_text_is_an_error_naming_the_files(tmp_path):
     empty = _write(tmp_path / "empty.txt", b"")
     junk = _write(tmp_path / "junk.txt", b"\x00" * 10)
-    headings = _write(tmp_path / "headings.txt", " = Only a title = \n\n")
+    headings = _write(tmp_path / "wiki.valid.raw", " = Only a title = \n\n")  # WikiText: headings dropped
     with pytest.warns(UserWarning), pytest.raises(ValueError, match="no usable text") as error:
         _read([empty, junk, headings])
     for path in (empty, junk, headings):

