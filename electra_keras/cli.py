@@ -145,6 +145,11 @@ def _config_overrides(pairs: list[str]) -> dict:
     return overrides
 
 
+# electra_keras.training.optimizers.OPTIMIZERS, without importing Keras to parse flags.
+OPTIMIZERS = ("adamw", "official_adamw")
+OPTIMIZER_HELP = ("AdamW with bias correction (adamw, as Keras/PyTorch), or the official ELECTRA "
+                  "AdamWeightDecayOptimizer without it (official_adamw)")
+
 # `electra-keras pretrain` flag -> PretrainingOptions field, for the flags
 # whose value is taken as given (the others are converted below).
 PRETRAIN_FLAGS = {
@@ -156,7 +161,7 @@ PRETRAIN_FLAGS = {
     "keep_checkpoints": "keep_checkpoints", "log_every": "log_every", "strategy": "strategy",
     "tpu": "tpu", "mixed_precision": "precision", "gradient_accumulation": "gradient_accumulation",
     "masking_rate": "masking_rate", "weight_tying": "weight_tying",
-    "rtd_weight": "rtd_weight", "seed": "seed",
+    "rtd_weight": "rtd_weight", "seed": "seed", "optimizer": "optimizer",
 }
 
 
@@ -198,7 +203,7 @@ def finetune(args) -> int:
         text_b_column=args.text_b_column, label_column=args.label_column, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, layer_decay=args.layer_decay,
         sequence_length=args.sequence_length, max_train_examples=args.max_train_examples,
-        seed=args.seed, config=_config_overrides(args.config),
+        seed=args.seed, config=_config_overrides(args.config), optimizer=args.optimizer,
     )
     scores = run(options)
     print(json.dumps(scores, indent=2, default=float))
@@ -460,6 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "needs --config generator_size=1.0) " + default("weight_tying"))
     train_parser.add_argument("--rtd-weight", type=float,
                               help="ELECTRA: lambda, the weight of the discriminator loss " + default("rtd_weight"))
+    train_parser.add_argument("--optimizer", choices=OPTIMIZERS, help=OPTIMIZER_HELP + " " + default("optimizer"))
     train_parser.add_argument("--seed", type=int, help=default("seed"))
     train_parser.add_argument("--config", action="append", metavar="FIELD=VALUE",
                               help="override a ModelConfig field of the preset (repeatable)")
@@ -492,6 +498,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune_parser.add_argument("--layer-decay", type=float, default=0.8)
     tune_parser.add_argument("--sequence-length", type=int, default=128)
     tune_parser.add_argument("--max-train-examples", type=int)
+    tune_parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw",
+                             help=OPTIMIZER_HELP + " (default: adamw)")
     tune_parser.add_argument("--seed", type=int, default=0)
     tune_parser.add_argument("--config", action="append", metavar="FIELD=VALUE",
                              help="with --preset: override a ModelConfig field")

@@ -152,3 +152,16 @@ def test_albert_memory_quick(tmp_path):
     # Two layers sharing one set of weights store one layer's worth; unshared, two.
     assert shared["parameters"] < unshared["parameters"]
     assert shared["peak_rss_mib"] > 0 and shared["sequences_per_s"] > 0
+
+
+def test_official_optimizer_quick(tmp_path):
+    out = tmp_path / "optimizer.json"
+    assert load("official_optimizer").main(["--quick", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report["curves"]) == {"adamw", "official_adamw"}
+    # Same seed, data and vocabulary: only the update rule differs, so the curves part.
+    steps = {name: [record["step"] for record in records] for name, records in report["curves"].items()}
+    assert steps["adamw"] == steps["official_adamw"] and steps["adamw"][-1] == 4
+    assert report["train_loss"]["adamw"] != report["train_loss"]["official_adamw"]
+    assert set(report["final"]["adamw"]) >= {"val_loss", "val_rtd_auc"}
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -4,6 +4,7 @@ import pytest
 
 import electra_keras as ek
 from electra_keras.training import WarmupLinearDecay, electra_adamw
+from electra_keras.training.optimizers import finetune_adamw
 
 
 def test_schedule_matches_the_official_formula():
@@ -44,3 +45,79 @@ def test_weight_decay_spares_layer_norm_and_biases():
     for weight in model.trainable_weights:
         assert optimizer._use_weight_decay(weight) == (weight.name not in ("gamma", "beta", "bias"))
 
+
+
+def official_adam_weight_decay_steps(params, gradients, learning_rates, weight_decay=0.01, clip_norm=1.0,
+                                     beta_1=0.9, beta_2=0.999, epsilon=1e-6, exclude=("LayerNorm", "bias")):
+    """A NumPy transcription of google-research/electra model/optimization.py:
+    tf.clip_by_global_norm, then AdamWeightDecayOptimizer.apply_gradients (no
+    bias correction; the decay term added to the update before the lr)."""
+    params = {name: value.astype(np.float64) for name, value in params.items()}
+    m = {name: np.zeros_like(value) for name, value in params.items()}
+    v = {name: np.zeros_like(value) for name, value in params.items()}
+    for grads, lr in zip(gradients, learning_rates):
+        norm = np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads.values()))
+        scale = clip_norm / max(norm, clip_norm)
+        for name, param in params.items():
+            grad = grads[name] * scale
+            m[name] = beta_1 * m[name] + (1.0 - beta_1) * grad
+            v[name] = beta_2 * v[name] + (1.0 - beta_2) * np.square(grad)
+            update = m[name] / (np.sqrt(v[name]) + epsilon)
+            if not any(part in name for part in exclude):
+                update += weight_decay * param
+            params[name] = param - lr * update
+    return params
+
+
+def test_official_adamw_is_the_official_update_rule():
+    rng = np.random.default_rng(0)
+    names = {"dense/kernel": (4, 3), "dense/bias": (3,), "LayerNorm/gamma": (3,)}  # official names
+    keras_names = {"dense/kernel": "kernel", "dense/bias": "bias", "LayerNorm/gamma": "gamma"}
+    start = {name: rng.normal(size=shape).astype("float32") for name, shape in names.items()}
+    steps = 6
+    # Large gradients on some steps, so that clipping acts too.
+    gradients = [{name: (rng.normal(size=shape) * (5.0 if step % 2 else 0.1)).astype("float32")
+                  for name, shape in names.items()} for step in range(steps)]
+    schedule = WarmupLinearDecay(1e-2, total_steps=10, warmup_steps=3)
+    learning_rates = [float(schedule(step)) for step in range(steps)]
+    expected = official_adam_weight_decay_steps(start, gradients, learning_rates)
+
+    results = {}
+    for name in ("official_adamw", "adamw"):
+        variables = {key: keras.Variable(value, name=keras_names[key]) for key, value in start.items()}
+        optimizer = electra_adamw(learning_rate=1e-2, total_steps=10, warmup_steps=3, optimizer=name)
+        for grads in gradients:
+            optimizer.apply([keras.ops.convert_to_tensor(grads[key]) for key in names],
+                            [variables[key] for key in names])
+        results[name] = {key: variables[key].numpy() for key in names}
+    for key in names:
+        np.testing.assert_allclose(results["official_adamw"][key], expected[key], rtol=1e-5, atol=1e-6)
+    # Keras' bias-corrected AdamW moves differently: the option is a real difference.
+    assert max(np.max(np.abs(results["adamw"][key] - expected[key])) for key in names) > 1e-3
+
+
+def test_official_adamw_fine_tunes_with_layer_wise_rates():
+    model = ek.TextClassifier.from_preset("tiny", [f"w{i}" for i in range(40)] + ["[PAD]", "[UNK]", "[CLS]",
+                                          "[SEP]", "[MASK]"], label_names=["a", "b"], sequence_length=8)
+    corrected = finetune_adamw(model, learning_rate=1e-3, total_steps=10, layer_decay=0.5)
+    official = finetune_adamw(model, learning_rate=1e-3, total_steps=10, layer_decay=0.5,
+                                          optimizer="official_adamw")
+    assert corrected.bias_correction and not official.bias_correction
+    assert official.learning_rate_multipliers == corrected.learning_rate_multipliers
+    restored = type(official).from_config(official.get_config())
+    assert restored.bias_correction is False
+    with pytest.raises(ValueError, match="optimizer='lamb': expected one of"):
+        electra_adamw(optimizer="lamb")
+
+
+def test_the_cli_offers_the_optimizers_that_exist():
+    from electra_keras import cli
+    from electra_keras.training.finetune import FinetuningOptions
+    from electra_keras.training.optimizers import OPTIMIZERS
+    from electra_keras.training.pretrain import PretrainingOptions
+
+    assert cli.OPTIMIZERS == OPTIMIZERS
+    with pytest.raises(ValueError, match="optimizer='sgd': expected one of"):
+        PretrainingOptions(out="x", optimizer="sgd")
+    with pytest.raises(ValueError, match="optimizer='sgd': expected one of"):
+        FinetuningOptions(out="x", task="sentiment", preset="tiny", optimizer="sgd")

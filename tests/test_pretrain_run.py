@@ -234,19 +234,20 @@ def test_albert_encoder_electra_pretrains_then_fine_tunes_on_sentiment(tmp_path,
     assert after["accuracy"] >= 0.9
 
 
-@pytest.mark.parametrize("objective, logged", [
-    ("electra-15", "rtd_auc"),
-    ("replace-mlm", "identity_accuracy"),
-    ("all-tokens-mlm", "copy_probability"),
+@pytest.mark.parametrize("objective, logged, optimizer", [
+    ("electra-15", "rtd_auc", "official_adamw"),  # one run also takes the official optimizer
+    ("replace-mlm", "identity_accuracy", "adamw"),
+    ("all-tokens-mlm", "copy_probability", "adamw"),
 ])
-def test_every_ablation_objective_runs_from_the_command_line(tmp_path, data_dir, objective, logged):
+def test_every_ablation_objective_runs_from_the_command_line(tmp_path, data_dir, objective, logged, optimizer):
     """`electra-keras pretrain --objective X`: 2 steps, the variant's metrics, the model saved
     (.keras, loaded back with its variant) and the discriminator exported."""
     from electra_keras.cli import main
 
     out = tmp_path / objective
     assert main(["pretrain", "--out", str(out), "--data", str(data_dir), *TINY, "--objective", objective,
-                 "--steps", "2", "--checkpoint-every", "2", "--log-every", "1", "--prior-init"]) == 0
+                 "--steps", "2", "--checkpoint-every", "2", "--log-every", "1", "--prior-init",
+                 "--optimizer", optimizer]) == 0
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [record["step"] for record in records] == [1, 2]
     assert np.isfinite(records[-1][logged]) and records[-1]["flops"] > 0
@@ -265,6 +266,7 @@ def test_every_ablation_objective_runs_from_the_command_line(tmp_path, data_dir,
     rebuilt = _build_model(options, options.vocabulary_path())
     restore_checkpoint(rebuilt, str(out / "checkpoints" / "ckpt-2"))
     assert rebuilt.variant == objective
+    assert getattr(rebuilt.optimizer, "bias_correction", True) == (optimizer == "adamw")
     np.testing.assert_array_equal(rebuilt.discriminator.encoder.weights[0].numpy(), model.encoder.weights[0].numpy())
 
 

@@ -48,6 +48,8 @@ class FinetuningOptions:
         warmup_fraction: the recipe (ELECTRA's: 3 epochs, 32, 1e-4, 0.8).
         sequence_length: tokens per example.
         max_train_examples: use only N training examples (a seeded random subset).
+        optimizer: "adamw" (bias-corrected, the default) or "official_adamw"
+            (see `electra_keras.training.optimizers`).
         seed: initialization, dropout and data order.
         config: ModelConfig overrides for `preset`.
     """
@@ -73,11 +75,16 @@ class FinetuningOptions:
     warmup_fraction: float = 0.1
     sequence_length: int = 128
     max_train_examples: int | None = None
+    optimizer: str = "adamw"
     seed: int = 0
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
+        from electra_keras.training.optimizers import OPTIMIZERS
+
         problems = []
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer={self.optimizer!r}: expected one of {OPTIMIZERS}")
         if self.task not in SHIPPED and self.task not in KINDS:
             problems.append(f"task={self.task!r}: expected one of {', '.join([*SHIPPED, *KINDS])}")
         if self.task in KINDS and not self.train:
@@ -225,7 +232,7 @@ def finetune(options: FinetuningOptions, verbose: int = 2) -> dict[str, Any]:
     model.compile(optimizer=finetune_adamw(
         model, learning_rate=options.learning_rate, total_steps=total_steps,
         warmup_steps=int(options.warmup_fraction * total_steps), layer_decay=options.layer_decay,
-        weight_decay=options.weight_decay,
+        weight_decay=options.weight_decay, optimizer=options.optimizer,
     ))
     validation = model_inputs(options.kind, splits.dev) if splits.dev is not None else None
     if options.kind == "squad":

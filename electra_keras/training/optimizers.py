@@ -5,6 +5,18 @@ AdamW with beta1 0.9, beta2 0.999, epsilon 1e-6; decoupled weight decay 0.01
 on every weight except LayerNorm scales/shifts and biases; gradients clipped
 to a global norm of 1.0; the learning rate warms up linearly and decays
 linearly to zero.
+
+One difference is a choice (`optimizer=` of `electra_adamw`/`finetune_adamw`,
+`--optimizer` of the CLI): the official `AdamWeightDecayOptimizer` has no
+bias correction, Keras' AdamW has it.
+
+- "adamw" (the default): Adam as published and as Keras, PyTorch and
+  transformers implement it. Its first updates are lr-sized.
+- "official_adamw": the official update, `lr * m / (sqrt(v) + eps)` with
+  the raw moving averages. Its first updates are about 3.2x larger
+  (m is 0.1 g, sqrt(v) is 0.032 |g|), falling to 1x over a few thousand
+  steps, which the 10,000-step warmup of the paper's runs hides and the
+  short warmups of small runs do not.
 """
 
 from __future__ import annotations
@@ -16,6 +28,7 @@ from keras import ops
 # LayerNorm's gamma/beta and every bias, as the official code excludes
 # "LayerNorm", "layer_norm" and "bias".
 NO_DECAY = ("gamma", "beta", "bias")
+OPTIMIZERS = ("adamw", "official_adamw")
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")
@@ -63,7 +76,8 @@ def electra_adamw(
     weight_decay: float = 0.01,
     clipnorm: float | None = 1.0,
     gradient_accumulation_steps: int | None = None,
-) -> keras.optimizers.AdamW:
+    optimizer: str = "adamw",
+) -> keras.optimizers.Optimizer:
     """AdamW as ELECTRA was pretrained (5e-4 for Small, 2e-4 for Base/Large).
 
     Args:
@@ -75,12 +89,26 @@ def electra_adamw(
         gradient_accumulation_steps: average the gradients of this many
             batches before each update, for big effective batches on small
             hardware; the schedule then counts updates, not batches.
+        optimizer: "adamw" (bias-corrected, the default) or "official_adamw"
+            (the official update without bias correction; module docstring).
 
     Example:
         model.compile(optimizer=electra_adamw(learning_rate=5e-4, total_steps=100_000))
     """
+    _check_optimizer(optimizer)
     if warmup_steps is None:
         warmup_steps = min(10_000, total_steps // 10)
+    if optimizer == "official_adamw":
+        return LayerwiseAdamW(
+            learning_rate=WarmupLinearDecay(learning_rate, total_steps, warmup_steps),
+            weight_decay=weight_decay,
+            bias_correction=False,
+            beta_1=0.9,
+            beta_2=0.999,
+            epsilon=1e-6,
+            global_clipnorm=clipnorm,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+        )
     optimizer = keras.optimizers.AdamW(
         learning_rate=WarmupLinearDecay(learning_rate, total_steps, warmup_steps),
         weight_decay=weight_decay,
@@ -92,6 +120,11 @@ def electra_adamw(
     )
     optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY))
     return optimizer
+
+
+def _check_optimizer(name: str) -> None:
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer={name!r}: expected one of {OPTIMIZERS}")
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")
@@ -107,17 +140,20 @@ class LayerwiseAdamW(keras.optimizers.Adam):
         learning_rate_multipliers: {variable path: factor}; paths not listed
             get 1.0.
         weight_decay: decoupled decay rate (decay = lr * multiplier * rate * w).
+        bias_correction: False applies the official AdamWeightDecayOptimizer's
+            step `lr * m / (sqrt(v) + eps)` with the raw moving averages.
         **kwargs: `keras.optimizers.Adam` arguments (learning_rate, beta_1,
             beta_2, epsilon, global_clipnorm, gradient_accumulation_steps...).
     """
 
-    def __init__(self, learning_rate_multipliers=None, weight_decay=0.01, **kwargs):
+    def __init__(self, learning_rate_multipliers=None, weight_decay=0.01, bias_correction=True, **kwargs):
         # The base class's weight decay uses the unscaled learning rate: ours
         # is applied in update_step instead.
         kwargs.pop("name", None)
         super().__init__(weight_decay=None, name="layerwise_adamw", **kwargs)
         self.learning_rate_multipliers = dict(learning_rate_multipliers or {})
         self.decoupled_weight_decay = float(weight_decay)
+        self.bias_correction = bool(bias_correction)
 
     def build(self, variables):
         if self.built:
@@ -138,6 +174,14 @@ class LayerwiseAdamW(keras.optimizers.Adam):
         if self._decays[index]:
             # Decoupled decay before the Adam step, as keras.optimizers.AdamW orders it.
             self.assign_sub(variable, variable * (learning_rate * self.decoupled_weight_decay))
+        if not self.bias_correction:
+            # Adam's step is lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps):
+            # dividing that factor out leaves the official lr * m / (sqrt(v) + eps).
+            step = ops.cast(self.iterations + 1, variable.dtype)
+            correction = ops.sqrt(1 - ops.power(ops.cast(self.beta_2, variable.dtype), step)) / (
+                1 - ops.power(ops.cast(self.beta_1, variable.dtype), step)
+            )
+            learning_rate = learning_rate / correction
         super().update_step(gradient, variable, learning_rate)
 
     def get_config(self):
@@ -146,6 +190,7 @@ class LayerwiseAdamW(keras.optimizers.Adam):
         config.update(
             learning_rate_multipliers=self.learning_rate_multipliers,
             weight_decay=self.decoupled_weight_decay,
+            bias_correction=self.bias_correction,
         )
         return config
 
@@ -201,6 +246,7 @@ def finetune_adamw(
     layer_decay: float = 0.8,
     weight_decay: float = 0.01,
     clipnorm: float | None = 1.0,
+    optimizer: str = "adamw",
 ) -> LayerwiseAdamW:
     """AdamW as ELECTRA was fine-tuned: warmup 10%, linear decay, layer-wise rates.
 
@@ -226,10 +272,13 @@ def finetune_adamw(
         layer_decay: per-layer factor; 1.0 turns layer-wise decay off.
         weight_decay: decoupled decay, not on LayerNorm and biases.
         clipnorm: global gradient-norm clipping (None turns it off).
+        optimizer: "adamw" (bias-corrected, the default) or "official_adamw"
+            (the official update without bias correction; module docstring).
 
     Example:
         clf.compile(optimizer=finetune_adamw(clf, learning_rate=1e-4, total_steps=3000))
     """
+    _check_optimizer(optimizer)
     if not 0 < layer_decay <= 1:
         raise ValueError(f"layer_decay={layer_decay}: expected a factor in (0, 1]")
     schedule = learning_rate
@@ -244,6 +293,7 @@ def finetune_adamw(
         learning_rate=schedule,
         learning_rate_multipliers=multipliers,
         weight_decay=weight_decay,
+        bias_correction=optimizer == "adamw",
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-6,

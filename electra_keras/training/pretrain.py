@@ -36,6 +36,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from electra_keras.training.optimizers import OPTIMIZERS
 from electra_keras.training.strategy import is_chief, make_strategy
 
 # ELECTRA and its efficiency ablations (ElectraPretrainer's variants), then the single-network objectives.
@@ -102,6 +103,9 @@ class PretrainingOptions:
         weight_tying: ELECTRA only: "embeddings", "none", "gdes" or "all"
             (see `ElectraPretrainer`).
         rtd_weight: ELECTRA only: lambda, the discriminator loss weight.
+        optimizer: "adamw" (bias-corrected, the default) or "official_adamw"
+            (the official update, no bias correction; see
+            `electra_keras.training.optimizers`).
         seed: data order, masks and initialization.
         config: ModelConfig fields overriding the preset (e.g. tiny test sizes).
         export: write the final .keras and transformers models.
@@ -137,6 +141,7 @@ class PretrainingOptions:
     prior_init: bool = False
     weight_tying: str = "embeddings"
     rtd_weight: float = 50.0
+    optimizer: str = "adamw"
     seed: int = 0
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
     export: bool = True
@@ -147,6 +152,8 @@ class PretrainingOptions:
             problems.append(f"objective={self.objective!r}: expected one of {OBJECTIVES}")
         if self.precision not in PRECISIONS:
             problems.append(f"precision={self.precision!r}: expected one of {PRECISIONS}")
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer={self.optimizer!r}: expected one of {OPTIMIZERS}")
         for name in ("sequence_length", "batch_size", "total_steps", "checkpoint_every",
                      "keep_checkpoints", "log_every"):
             if getattr(self, name) < 1:
@@ -491,6 +498,7 @@ def _build_model(options: PretrainingOptions, vocabulary: str, pretrained=None):
         total_steps=math.ceil(options.total_steps / (options.gradient_accumulation or 1)),
         warmup_steps=options.warmup_steps,
         gradient_accumulation_steps=options.gradient_accumulation,
+        optimizer=options.optimizer,
     )
     model.compile(optimizer=optimizer, jit_compile=options.xla)
     return model
