@@ -88,7 +88,13 @@ def info(args) -> int:
     config = ModelConfig.from_preset(args.preset, **overrides)
     from electra_keras.pretraining.sizes import format_sizes, model_sizes
 
+    from electra_keras.config import finetuning_defaults, pretraining_defaults
+
     print(config.to_json())
+    pretraining = ", ".join(f"{name} {value:g}" for name, value in pretraining_defaults(args.preset).items())
+    finetuning = ", ".join(f"{name} {value:g}" for name, value in finetuning_defaults(args.preset).items())
+    print(f"pretraining defaults (flags override): {pretraining}")
+    print(f"fine-tuning defaults (flags override): {finetuning}")
     print(f"{args.preset}, share={config.share} (float32 weights):")
     print(format_sizes(model_sizes(config)))
     return 0
@@ -145,8 +151,6 @@ def _config_overrides(pairs: list[str]) -> dict:
     return overrides
 
 
-# electra_keras.training.optimizers.OPTIMIZERS, without importing Keras to parse flags.
-OPTIMIZERS = ("adamw", "official_adamw")
 OPTIMIZER_HELP = ("AdamW with bias correction (adamw, as Keras/PyTorch), or the official ELECTRA "
                   "AdamWeightDecayOptimizer without it (official_adamw)")
 
@@ -404,12 +408,21 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser = commands.add_parser(
         "pretrain", help="pretrain ELECTRA, ALBERT or plain MLM; re-running on the same --out resumes"
     )
+    from electra_keras.training.optimizers import OPTIMIZERS
     from electra_keras.training.pretrain import OBJECTIVES, PretrainingOptions
 
     defaults = {field.name: field.default for field in dataclasses.fields(PretrainingOptions)}
 
     def default(field: str) -> str:
         return f"(default: {defaults[field]})"
+
+    def preset_default(field: str) -> str:
+        """The help of a flag whose default is the preset's (config.pretraining_defaults)."""
+        from electra_keras.config import PRESETS, pretraining_defaults
+
+        values = {name: PRESETS[name]["pretraining"][field] for name in PRESETS if "pretraining" in PRESETS[name]}
+        listed = ", ".join(f"{name} {value:g}" for name, value in values.items())
+        return f"(default: the preset's: {listed}; other presets {pretraining_defaults(None)[field]:g})"
 
     train_parser.add_argument("--out", required=True, help="run folder (checkpoints, logs, final models)")
     train_parser.add_argument("--recipe", help="start from a named recipe's options (electra-keras info "
@@ -436,11 +449,11 @@ def build_parser() -> argparse.ArgumentParser:
                               help="instead of --vocabulary: learn a WordPiece vocabulary of this size "
                                    "from the corpus into OUT/vocab.txt")
     train_parser.add_argument("--cased", action="store_true", help="keep case and accents")
-    train_parser.add_argument("--sequence-length", type=int, help=default("sequence_length"))
-    train_parser.add_argument("--batch-size", type=int, help="global batch size " + default("batch_size"))
+    train_parser.add_argument("--sequence-length", type=int, help=preset_default("sequence_length"))
+    train_parser.add_argument("--batch-size", type=int, help="global batch size " + preset_default("batch_size"))
     train_parser.add_argument("--steps", type=int, help="total optimizer steps " + default("total_steps"))
     train_parser.add_argument("--learning-rate", type=float,
-                              help="peak (default: the paper's for the preset: 5e-4 Small, else 2e-4)")
+                              help="peak " + preset_default("learning_rate"))
     train_parser.add_argument("--warmup-steps", type=int, help="(default: 10,000 or 10%% of the steps)")
     train_parser.add_argument("--checkpoint-every", type=int, help=default("checkpoint_every"))
     train_parser.add_argument("--keep-checkpoints", type=int, help=default("keep_checkpoints"))
@@ -452,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
                               help=default("precision"))
     train_parser.add_argument("--xla", action="store_true", help="compile the train step with XLA")
     train_parser.add_argument("--gradient-accumulation", type=int, help="batches per optimizer update")
-    train_parser.add_argument("--masking-rate", type=float, help=default("masking_rate"))
+    train_parser.add_argument("--masking-rate", type=float, help=preset_default("masking_rate"))
     train_parser.add_argument("--prior-init", action="store_true",
                               help="start the output layers at their priors from the data's token "
                                    "counts: the masked LM at the unigram distribution, ELECTRA's "
@@ -494,8 +507,12 @@ def build_parser() -> argparse.ArgumentParser:
     tune_parser.add_argument("--cased", action="store_true")
     tune_parser.add_argument("--epochs", type=int, default=3)
     tune_parser.add_argument("--batch-size", type=int, default=32)
-    tune_parser.add_argument("--learning-rate", type=float, default=1e-4)
-    tune_parser.add_argument("--layer-decay", type=float, default=0.8)
+    tune_parser.add_argument("--learning-rate", type=float,
+                             help="peak (default: the model's preset's, ELECTRA paper Table 7: Small 3e-4, "
+                                  "Base 1e-4, Large 5e-5; other models 1e-4)")
+    tune_parser.add_argument("--layer-decay", type=float,
+                             help="layer-wise learning-rate decay (default: the model's preset's: 0.9 for "
+                                  "ELECTRA-Large, else 0.8)")
     tune_parser.add_argument("--sequence-length", type=int, default=128)
     tune_parser.add_argument("--max-train-examples", type=int)
     tune_parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw",

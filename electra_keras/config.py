@@ -36,6 +36,49 @@ def _load_presets() -> dict[str, dict[str, Any]]:
 
 PRESETS: dict[str, dict[str, Any]] = _load_presets()
 
+# Training settings for presets without their own ("pretraining" and
+# "finetuning" in presets.json): the BERT-style defaults.
+PRETRAINING_FALLBACK = {"learning_rate": 2e-4, "batch_size": 128, "sequence_length": 128, "masking_rate": 0.15}
+FINETUNING_FALLBACK = {"learning_rate": 1e-4, "layer_decay": 0.8}
+# What makes two configs the same architecture for `preset_of`.
+_ARCHITECTURE = ("family", "num_layers", "hidden_size", "num_heads", "intermediate_size", "embedding_size", "share")
+
+
+def pretraining_defaults(preset: str | None) -> dict[str, Any]:
+    """Peak learning rate, batch size, sequence length and masking rate of a
+    preset: the ELECTRA paper's (Table 6) and the official
+    `configure_pretraining.py` for the ELECTRA sizes (Small 5e-4 at 128 x 128;
+    Base 2e-4 at 256 x 512; Large 2e-4 at 2048 x 512, masking 25%), else
+    `PRETRAINING_FALLBACK`.
+
+    Example:
+    >>> pretraining_defaults("electra-large")["masking_rate"]
+    0.25
+    """
+    return {**PRETRAINING_FALLBACK, **PRESETS.get(preset or "", {}).get("pretraining", {})}
+
+
+def finetuning_defaults(preset: str | None) -> dict[str, Any]:
+    """Peak learning rate and layer-wise decay of a preset: the ELECTRA
+    paper's Table 7 (Small 3e-4, Base 1e-4, Large 5e-5; decay 0.8, Large 0.9),
+    else `FINETUNING_FALLBACK`."""
+    return {**FINETUNING_FALLBACK, **PRESETS.get(preset or "", {}).get("finetuning", {})}
+
+
+def preset_of(config: ModelConfig) -> str | None:
+    """The preset with `config`'s architecture (layers, widths, heads,
+    sharing), or None: what a loaded checkpoint is, for its training defaults.
+
+    Example:
+    >>> preset_of(ModelConfig.from_preset("electra-base", vocab_size=1000, dropout_rate=0.0))
+    'electra-base'
+    """
+    for name in PRESETS:
+        preset = ModelConfig.from_preset(name)
+        if all(getattr(preset, field) == getattr(config, field) for field in _ARCHITECTURE):
+            return name
+    return None
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:

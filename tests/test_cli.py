@@ -44,6 +44,11 @@ def test_info_lists_presets_and_counts_parameters(capsys):
     out = capsys.readouterr().out
     expected = ek.ElectraPretrainer("tiny").count_params()
     assert f"ELECTRA pretrainer (shared embeddings once)  {expected:13,d}" in out
+    assert main(["info", "--preset", "electra-large", "--config", "num_layers=1"]) == 0
+    out = capsys.readouterr().out
+    assert "pretraining defaults (flags override): learning_rate 0.0002, batch_size 2048, " \
+           "sequence_length 512, masking_rate 0.25" in out
+    assert "fine-tuning defaults (flags override): learning_rate 5e-05, layer_decay 0.9" in out
 
 
 def test_console_script_is_installed():

@@ -135,3 +135,55 @@ def test_explicit_generator_round_trips_and_is_checked():
         ModelConfig.from_preset("electra-small", generator_num_heads=3).generator_config()
     with pytest.raises(ValueError, match="generator_layers describe a generator: they need a generator_size"):
         ModelConfig(generator_layers=0.5)
+
+
+# The ELECTRA paper, Table 6 (pretraining) and Table 7 (fine-tuning), and the
+# official configure_pretraining.py (mask_prob 0.25 for Large).
+PAPER_PRETRAINING = {
+    "electra-small": {"learning_rate": 5e-4, "batch_size": 128, "sequence_length": 128, "masking_rate": 0.15},
+    "electra-base": {"learning_rate": 2e-4, "batch_size": 256, "sequence_length": 512, "masking_rate": 0.15},
+    "electra-large": {"learning_rate": 2e-4, "batch_size": 2048, "sequence_length": 512, "masking_rate": 0.25},
+}
+PAPER_FINETUNING = {
+    "electra-small": {"learning_rate": 3e-4, "layer_decay": 0.8},
+    "electra-base": {"learning_rate": 1e-4, "layer_decay": 0.8},
+    "electra-large": {"learning_rate": 5e-5, "layer_decay": 0.9},
+}
+
+
+@pytest.mark.parametrize("preset", sorted(PAPER_PRETRAINING))
+def test_electra_presets_carry_the_papers_training_settings(preset):
+    from electra_keras.config import finetuning_defaults, pretraining_defaults, preset_of
+
+    assert pretraining_defaults(preset) == PAPER_PRETRAINING[preset]
+    assert finetuning_defaults(preset) == PAPER_FINETUNING[preset]
+    # A loaded checkpoint of that size (other vocabulary, no dropout) is recognized by its shape.
+    loaded = ModelConfig.from_preset(preset, vocab_size=1234, dropout_rate=0.0, generator_size=None)
+    assert finetuning_defaults(preset_of(loaded)) == PAPER_FINETUNING[preset]
+    assert preset_of(ModelConfig.from_preset("tiny", num_layers=3)) is None
+    assert finetuning_defaults(None) == {"learning_rate": 1e-4, "layer_decay": 0.8}
+
+
+def test_pretraining_options_take_the_presets_settings_unless_given():
+    from electra_keras.training.pretrain import PretrainingOptions
+
+    large = PretrainingOptions(out="x", preset="electra-large")
+    assert (large.learning_rate, large.batch_size, large.sequence_length, large.masking_rate) == (
+        2e-4, 2048, 512, 0.25)
+    given = PretrainingOptions(out="x", preset="electra-large", batch_size=8, masking_rate=0.15)
+    assert (given.batch_size, given.masking_rate, given.sequence_length) == (8, 0.15, 512)
+    mini = PretrainingOptions(out="x", preset="electra-mini")
+    assert (mini.learning_rate, mini.batch_size, mini.sequence_length, mini.masking_rate) == (2e-4, 128, 128, 0.15)
+
+
+def test_fine_tuning_takes_the_models_presets_settings_unless_given(capsys):
+    from types import SimpleNamespace
+
+    from electra_keras.training.finetune import FinetuningOptions, with_model_defaults
+
+    large = SimpleNamespace(backbone=SimpleNamespace(config=ModelConfig.from_preset("electra-large", vocab_size=99)))
+    options = with_model_defaults(FinetuningOptions(out="x", task="sentiment", init="y"), large)
+    assert (options.learning_rate, options.layer_decay) == (5e-5, 0.9)
+    assert "the electra-large preset" in capsys.readouterr().out
+    given = with_model_defaults(FinetuningOptions(out="x", task="sentiment", init="y", learning_rate=1e-3), large)
+    assert (given.learning_rate, given.layer_decay) == (1e-3, 0.9)

@@ -45,7 +45,10 @@ class FinetuningOptions:
         train, dev, test: data files for non-shipped tasks.
         text_column, text_b_column, label_column: CSV/TSV/JSONL columns.
         epochs, batch_size, learning_rate, layer_decay, weight_decay,
-        warmup_fraction: the recipe (ELECTRA's: 3 epochs, 32, 1e-4, 0.8).
+        warmup_fraction: the recipe (ELECTRA's: 3 epochs, 32, warmup 10%).
+            learning_rate and layer_decay left None come from the preset the
+            model's encoder is (ELECTRA paper Table 7: Small 3e-4, Base 1e-4,
+            Large 5e-5 with layer decay 0.9; else 1e-4 and 0.8).
         sequence_length: tokens per example.
         max_train_examples: use only N training examples (a seeded random subset).
         optimizer: "adamw" (bias-corrected, the default) or "official_adamw"
@@ -69,8 +72,8 @@ class FinetuningOptions:
     label_column: str = "label"
     epochs: int = 3
     batch_size: int = 32
-    learning_rate: float = 1e-4
-    layer_decay: float = 0.8
+    learning_rate: float | None = None
+    layer_decay: float | None = None
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
     sequence_length: int = 128
@@ -225,6 +228,7 @@ def finetune(options: FinetuningOptions, verbose: int = 2) -> dict[str, Any]:
     print(splits.summary())
     train = _subset(splits.train, options.max_train_examples, options.seed)
     model = build_task_model(options, train)
+    options = with_model_defaults(options, model)
 
     x, y = model_inputs(options.kind, train)
     steps_per_epoch = _steps_per_epoch(model, options, train)
@@ -255,6 +259,23 @@ def finetune(options: FinetuningOptions, verbose: int = 2) -> dict[str, Any]:
             scores[name] = score(model, options.kind, examples)
     (out / "scores.json").write_text(json.dumps(scores, indent=2, default=float) + "\n")
     return scores
+
+
+def with_model_defaults(options: FinetuningOptions, model) -> FinetuningOptions:
+    """The options with an unset learning rate and layer decay taken from the
+    preset the model's encoder is (`electra_keras.config.preset_of` and
+    `finetuning_defaults`: the ELECTRA paper's Table 7 for its sizes, else
+    1e-4 and 0.8), and printed."""
+    from electra_keras.config import finetuning_defaults, preset_of
+
+    unset = [name for name in ("learning_rate", "layer_decay") if getattr(options, name) is None]
+    if not unset:
+        return options
+    preset = preset_of(model.backbone.config)
+    values = {name: finetuning_defaults(preset)[name] for name in unset}
+    print(f"{', '.join(f'{name} {value:g}' for name, value in values.items())}: the defaults of "
+          + (f"the {preset} preset" if preset else "models without a preset"))
+    return dataclasses.replace(options, **values)
 
 
 def _count(examples) -> int:

@@ -45,10 +45,11 @@ ELECTRA_OBJECTIVES = ("electra", "electra-15", "replace-mlm", "all-tokens-mlm")
 ALBERT_OBJECTIVES = {"albert": "sop", "albert-nsp": "nsp", "albert-none": "none"}
 OBJECTIVES = (*ELECTRA_OBJECTIVES, "mlm", *ALBERT_OBJECTIVES)
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-# Official ELECTRA peak learning rates (Appendix A): 5e-4 Small, 2e-4 Base/Large.
-# Other presets get 2e-4; for electra-mini at batch 32 that was stable where
-# 5e-4 was not (validation AUC 0.85 after 300 steps vs collapsing to 0.53).
-DEFAULT_LEARNING_RATES = {"electra-small": 5e-4, "electra-small++": 5e-4}
+# Learning rate, batch size, sequence length and masking rate left unset
+# come from the preset (`electra_keras.config.pretraining_defaults`: the
+# paper's for the ELECTRA sizes, else 2e-4, 128, 128, 15%; 2e-4 suits
+# electra-mini at batch 32, where 5e-4 collapsed: validation AUC 0.85 after
+# 300 steps against 0.53).
 
 
 @dataclasses.dataclass
@@ -84,9 +85,11 @@ class PretrainingOptions:
             of at most this many tokens from `corpus` into `out/vocab.txt`
             (once: a resumed run reuses it).
         lowercase: how the vocabulary normalizes text.
-        sequence_length, batch_size: examples per global batch.
+        sequence_length, batch_size: examples per global batch; None is the
+            preset's (`electra_keras.config.pretraining_defaults`).
         total_steps: optimizer steps of the whole run.
-        learning_rate: peak; None is the paper's for the preset.
+        learning_rate: peak; None is the paper's for the preset (5e-4 Small,
+            2e-4 Base/Large and the other presets).
         warmup_steps: None is 10,000 or 10% of a shorter run.
         checkpoint_every, keep_checkpoints: checkpoint cadence and retention.
         log_every: steps between metric lines and TensorBoard points.
@@ -94,7 +97,8 @@ class PretrainingOptions:
         precision: float32, mixed_bfloat16 or mixed_float16.
         xla: compile the train step with XLA (jit_compile).
         gradient_accumulation: batches averaged per optimizer update.
-        masking_rate: fraction of tokens masked.
+        masking_rate: fraction of tokens masked; None is the preset's (25% for
+            electra-large, else 15%).
         prior_init: start the output layers at their priors, from the
             training data's token counts: the masked LM at the log unigram
             distribution, ELECTRA's discriminator at the share of replaced
@@ -124,8 +128,8 @@ class PretrainingOptions:
     vocabulary: str | None = None
     vocabulary_size: int | None = None
     lowercase: bool = True
-    sequence_length: int = 128
-    batch_size: int = 128
+    sequence_length: int | None = None
+    batch_size: int | None = None
     total_steps: int = 1000
     learning_rate: float | None = None
     warmup_steps: int | None = None
@@ -137,7 +141,7 @@ class PretrainingOptions:
     precision: str = "float32"
     xla: bool = False
     gradient_accumulation: int | None = None
-    masking_rate: float = 0.15
+    masking_rate: float | None = None
     prior_init: bool = False
     weight_tying: str = "embeddings"
     rtd_weight: float = 50.0
@@ -147,6 +151,11 @@ class PretrainingOptions:
     export: bool = True
 
     def __post_init__(self):
+        from electra_keras.config import pretraining_defaults
+
+        for name, value in pretraining_defaults(self.preset).items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
         problems = []
         if self.objective not in OBJECTIVES:
             problems.append(f"objective={self.objective!r}: expected one of {OBJECTIVES}")
@@ -492,7 +501,7 @@ def _build_model(options: PretrainingOptions, vocabulary: str, pretrained=None):
             options.preset, vocabulary=vocabulary, lowercase=options.lowercase,
             masking_rate=options.masking_rate, **config, **arguments,
         )
-    learning_rate = options.learning_rate or DEFAULT_LEARNING_RATES.get(options.preset, 2e-4)
+    learning_rate = options.learning_rate
     optimizer = electra_adamw(
         learning_rate=learning_rate,
         total_steps=math.ceil(options.total_steps / (options.gradient_accumulation or 1)),
