@@ -153,6 +153,10 @@ def _config_overrides(pairs: list[str]) -> dict:
 
 OPTIMIZER_HELP = ("AdamW with bias correction (adamw, as Keras/PyTorch), or the official ELECTRA "
                   "AdamWeightDecayOptimizer without it (official_adamw)")
+PRETRAINING_OPTIMIZER_HELP = ("adamw (bias-corrected, as Keras/PyTorch), official_adamw (ELECTRA's "
+                              "AdamWeightDecayOptimizer, no bias correction) or lamb (ALBERT's LAMB, rate 0.00176 "
+                              "at batch 4096 scaled by sqrt(batch / 4096)) (default: lamb for the ALBERT "
+                              "objectives, else adamw)")
 
 # `electra-keras pretrain` flag -> PretrainingOptions field, for the flags
 # whose value is taken as given (the others are converted below).
@@ -408,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser = commands.add_parser(
         "pretrain", help="pretrain ELECTRA, ALBERT or plain MLM; re-running on the same --out resumes"
     )
-    from electra_keras.training.optimizers import OPTIMIZERS
+    from electra_keras.training.optimizers import ADAMW_VARIANTS, OPTIMIZERS
     from electra_keras.training.pretrain import OBJECTIVES, PretrainingOptions
 
     defaults = {field.name: field.default for field in dataclasses.fields(PretrainingOptions)}
@@ -478,7 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "needs --config generator_size=1.0) " + default("weight_tying"))
     train_parser.add_argument("--rtd-weight", type=float,
                               help="ELECTRA: lambda, the weight of the discriminator loss " + default("rtd_weight"))
-    train_parser.add_argument("--optimizer", choices=OPTIMIZERS, help=OPTIMIZER_HELP + " " + default("optimizer"))
+    train_parser.add_argument("--optimizer", choices=OPTIMIZERS, help=PRETRAINING_OPTIMIZER_HELP)
     train_parser.add_argument("--seed", type=int, help=default("seed"))
     train_parser.add_argument("--config", action="append", metavar="FIELD=VALUE",
                               help="override a ModelConfig field of the preset (repeatable)")
@@ -515,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   "ELECTRA-Large, else 0.8)")
     tune_parser.add_argument("--sequence-length", type=int, default=128)
     tune_parser.add_argument("--max-train-examples", type=int)
-    tune_parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw",
+    tune_parser.add_argument("--optimizer", choices=ADAMW_VARIANTS, default="adamw",
                              help=OPTIMIZER_HELP + " (default: adamw)")
     tune_parser.add_argument("--seed", type=int, default=0)
     tune_parser.add_argument("--config", action="append", metavar="FIELD=VALUE",

@@ -118,3 +118,69 @@ def test_unknown_optimizers_are_named():
         PretrainingOptions(out="x", optimizer="sgd")
     with pytest.raises(ValueError, match="optimizer='sgd': expected one of"):
         FinetuningOptions(out="x", task="sentiment", preset="tiny", optimizer="sgd")
+
+
+def official_lamb_steps(params, gradients, learning_rates, weight_decay=0.01, clip_norm=1.0, beta_1=0.9,
+                        beta_2=0.999, epsilon=1e-6, exclude=("LayerNorm", "bias")):
+    """A NumPy transcription of google-research/albert optimization.py (global-norm
+    clipping) and lamb_optimizer.py LAMBOptimizer.apply_gradients."""
+    params = {name: value.astype(np.float64) for name, value in params.items()}
+    m = {name: np.zeros_like(value) for name, value in params.items()}
+    v = {name: np.zeros_like(value) for name, value in params.items()}
+    for grads, lr in zip(gradients, learning_rates):
+        norm = np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads.values()))
+        scale = clip_norm / max(norm, clip_norm)
+        for name, param in params.items():
+            grad = grads[name] * scale
+            m[name] = beta_1 * m[name] + (1.0 - beta_1) * grad
+            v[name] = beta_2 * v[name] + (1.0 - beta_2) * np.square(grad)
+            update = m[name] / (np.sqrt(v[name]) + epsilon)
+            excluded = any(part in name for part in exclude)
+            if not excluded:
+                update += weight_decay * param
+            ratio = 1.0
+            if not excluded:  # exclude_from_layer_adaptation defaults to the decay's exclusions
+                w_norm, g_norm = np.linalg.norm(param), np.linalg.norm(update)
+                ratio = (w_norm / g_norm if g_norm > 0 else 1.0) if w_norm > 0 else 1.0
+            params[name] = param - ratio * lr * update
+    return params
+
+
+def test_lamb_is_albert_official_update_rule():
+    from electra_keras.training.optimizers import AlbertLamb, pretraining_optimizer
+
+    rng = np.random.default_rng(1)
+    names = {"dense/kernel": (4, 3), "dense/bias": (3,), "LayerNorm/gamma": (3,)}
+    keras_names = {"dense/kernel": "kernel", "dense/bias": "bias", "LayerNorm/gamma": "gamma"}
+    start = {name: rng.normal(size=shape).astype("float32") for name, shape in names.items()}
+    gradients = [{name: (rng.normal(size=shape) * (5.0 if step % 2 else 0.1)).astype("float32")
+                  for name, shape in names.items()} for step in range(6)]
+    schedule = WarmupLinearDecay(1e-2, total_steps=10, warmup_steps=1)
+    expected = official_lamb_steps(start, gradients, [float(schedule(step)) for step in range(6)])
+    variables = {key: keras.Variable(value, name=keras_names[key]) for key, value in start.items()}
+    optimizer = pretraining_optimizer("lamb", learning_rate=1e-2, total_steps=10, warmup_steps=1)
+    assert isinstance(optimizer, AlbertLamb)
+    for grads in gradients:
+        optimizer.apply([keras.ops.convert_to_tensor(grads[key]) for key in names], [variables[key] for key in names])
+    for key in names:
+        np.testing.assert_allclose(variables[key].numpy(), expected[key], rtol=1e-5, atol=1e-6)
+    assert AlbertLamb.from_config(optimizer.get_config()).decay_rate == 0.01
+
+
+def test_albert_objectives_default_to_lamb_at_a_batch_scaled_rate():
+    from electra_keras.training.optimizers import lamb_learning_rate
+    from electra_keras.training.pretrain import PretrainingOptions
+
+    albert = PretrainingOptions(out="x", preset="albert-base", objective="albert", batch_size=1024)
+    assert albert.optimizer == "lamb" and albert.learning_rate == pytest.approx(0.00176 / 2)
+    assert lamb_learning_rate(4096) == pytest.approx(0.00176)
+    assert PretrainingOptions(out="x", objective="albert", optimizer="adamw").learning_rate == 5e-4  # the preset's
+    assert PretrainingOptions(out="x", objective="electra").optimizer == "adamw"
+    with pytest.raises(ValueError, match="optimizer='lamb': expected one of"):
+        _finetuning_options("lamb")
+
+
+def _finetuning_options(optimizer):
+    from electra_keras.training.finetune import FinetuningOptions
+
+    return FinetuningOptions(out="x", task="sentiment", preset="tiny", optimizer=optimizer)

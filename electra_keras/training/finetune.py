@@ -83,11 +83,11 @@ class FinetuningOptions:
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
-        from electra_keras.training.optimizers import OPTIMIZERS
+        from electra_keras.training.optimizers import ADAMW_VARIANTS
 
         problems = []
-        if self.optimizer not in OPTIMIZERS:
-            problems.append(f"optimizer={self.optimizer!r}: expected one of {OPTIMIZERS}")
+        if self.optimizer not in ADAMW_VARIANTS:
+            problems.append(f"optimizer={self.optimizer!r}: expected one of {ADAMW_VARIANTS}")
         if self.task not in SHIPPED and self.task not in KINDS:
             problems.append(f"task={self.task!r}: expected one of {', '.join([*SHIPPED, *KINDS])}")
         if self.task in KINDS and not self.train:

@@ -17,6 +17,11 @@ bias correction, Keras' AdamW has it.
   (m is 0.1 g, sqrt(v) is 0.032 |g|), falling to 1x over a few thousand
   steps, which the 10,000-step warmup of the paper's runs hides and the
   short warmups of small runs do not.
+
+ALBERT was pretrained with LAMB (`AlbertLamb`, "lamb": the official
+google-research/albert `lamb_optimizer.py`), the default of the ALBERT
+objectives: lr 0.00176 at batch 4,096 with 3,125 warmup steps, here scaled
+to the batch by LAMB's square-root rule (`lamb_learning_rate`).
 """
 
 from __future__ import annotations
@@ -28,7 +33,21 @@ from keras import ops
 # LayerNorm's gamma/beta and every bias, as the official code excludes
 # "LayerNorm", "layer_norm" and "bias".
 NO_DECAY = ("gamma", "beta", "bias")
-OPTIMIZERS = ("adamw", "official_adamw")
+OPTIMIZERS = ("adamw", "official_adamw", "lamb")
+ADAMW_VARIANTS = ("adamw", "official_adamw")
+# ALBERT's pretraining (Lan et al. 2019, section 4.1): LAMB at 0.00176 for batch 4,096, 3,125 warmup steps.
+ALBERT_LAMB = {"learning_rate": 0.00176, "batch_size": 4096, "warmup_steps": 3125}
+
+
+def lamb_learning_rate(batch_size: int) -> float:
+    """ALBERT's LAMB rate scaled to `batch_size` by the square-root rule of
+    the LAMB paper (You et al. 2020): 0.00176 * sqrt(batch / 4096).
+
+    Example:
+    >>> round(lamb_learning_rate(256), 6)
+    0.00044
+    """
+    return ALBERT_LAMB["learning_rate"] * (batch_size / ALBERT_LAMB["batch_size"]) ** 0.5
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")
@@ -95,7 +114,7 @@ def electra_adamw(
     Example:
         model.compile(optimizer=electra_adamw(learning_rate=5e-4, total_steps=100_000))
     """
-    _check_optimizer(optimizer)
+    _check_optimizer(optimizer, ADAMW_VARIANTS)
     if warmup_steps is None:
         warmup_steps = min(10_000, total_steps // 10)
     if optimizer == "official_adamw":
@@ -122,9 +141,90 @@ def electra_adamw(
     return optimizer
 
 
-def _check_optimizer(name: str) -> None:
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer={name!r}: expected one of {OPTIMIZERS}")
+def _check_optimizer(name: str, known=OPTIMIZERS) -> None:
+    if name not in known:
+        raise ValueError(f"optimizer={name!r}: expected one of {known}")
+
+
+def pretraining_optimizer(
+    optimizer: str,
+    learning_rate: float,
+    total_steps: int,
+    warmup_steps: int | None = None,
+    gradient_accumulation_steps: int | None = None,
+    clipnorm: float | None = 1.0,
+) -> keras.optimizers.Optimizer:
+    """The optimizer of a pretraining run by name: "adamw" / "official_adamw"
+    (`electra_adamw`) or "lamb" (`AlbertLamb` with ALBERT's warmup, at most
+    3,125 steps or 10% of the run), all with the warmup + linear decay
+    schedule and global-norm clipping at 1.0."""
+    _check_optimizer(optimizer)
+    if optimizer != "lamb":
+        return electra_adamw(learning_rate=learning_rate, total_steps=total_steps, warmup_steps=warmup_steps,
+                             clipnorm=clipnorm, gradient_accumulation_steps=gradient_accumulation_steps,
+                             optimizer=optimizer)
+    if warmup_steps is None:
+        warmup_steps = min(ALBERT_LAMB["warmup_steps"], total_steps // 10)
+    return AlbertLamb(
+        learning_rate=WarmupLinearDecay(learning_rate, total_steps, warmup_steps),
+        global_clipnorm=clipnorm,
+        gradient_accumulation_steps=gradient_accumulation_steps,
+    )
+
+
+@keras.saving.register_keras_serializable(package="electra_keras")
+class AlbertLamb(keras.optimizers.Optimizer):
+    """LAMB as ALBERT was pretrained (google-research/albert `lamb_optimizer.py`).
+
+    Per variable: m and v are Adam's moving averages without bias correction;
+    update = m / (sqrt(v) + epsilon) + weight_decay * w (not for LayerNorm and
+    biases); the step is lr * r * update, where the trust ratio r =
+    |w| / |update| (1 when either norm is 0; also 1 for LayerNorm and biases).
+    Keras' own `Lamb` differs: it corrects the bias and decays the weights
+    outside the trust ratio.
+
+    Args:
+        learning_rate: a float or schedule.
+        weight_decay: the decay rate inside the update (official 0.01).
+        beta_1, beta_2, epsilon: official 0.9, 0.999, 1e-6.
+        **kwargs: `keras.optimizers.Optimizer` arguments (global_clipnorm,
+            gradient_accumulation_steps, ...).
+    """
+
+    def __init__(self, learning_rate=0.00176, weight_decay=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-6, **kwargs):
+        kwargs.pop("name", None)
+        super().__init__(learning_rate=learning_rate, name="albert_lamb", **kwargs)
+        self.decay_rate = float(weight_decay)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self._momentums, self._velocities = self.add_optimizer_variables(variables, ["momentum", "velocity"])
+        # Official: exclude_from_layer_adaptation defaults to exclude_from_weight_decay.
+        self._adapted = [not any(part in variable.name for part in NO_DECAY) for variable in variables]
+
+    def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
+        learning_rate = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        m, v = self._momentums[index], self._velocities[index]
+        self.assign(m, self.beta_1 * m + (1.0 - self.beta_1) * gradient)
+        self.assign(v, self.beta_2 * v + (1.0 - self.beta_2) * ops.square(gradient))
+        update = m / (ops.sqrt(v) + self.epsilon)
+        if self._adapted[index]:
+            update = update + self.decay_rate * variable
+            weight_norm = ops.sqrt(ops.sum(ops.square(variable)))
+            update_norm = ops.sqrt(ops.sum(ops.square(update)))
+            ratio = ops.where(weight_norm > 0, ops.where(update_norm > 0, weight_norm / update_norm, 1.0), 1.0)
+            update = ratio * update
+        self.assign_sub(variable, learning_rate * update)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(weight_decay=self.decay_rate, beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
+        return config
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")
@@ -278,7 +378,7 @@ def finetune_adamw(
     Example:
         clf.compile(optimizer=finetune_adamw(clf, learning_rate=1e-4, total_steps=3000))
     """
-    _check_optimizer(optimizer)
+    _check_optimizer(optimizer, ADAMW_VARIANTS)
     if not 0 < layer_decay <= 1:
         raise ValueError(f"layer_decay={layer_decay}: expected a factor in (0, 1]")
     schedule = learning_rate

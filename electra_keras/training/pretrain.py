@@ -36,7 +36,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from electra_keras.training.optimizers import OPTIMIZERS
+from electra_keras.training.optimizers import OPTIMIZERS, lamb_learning_rate, pretraining_optimizer
 from electra_keras.training.strategy import is_chief, make_strategy
 
 # ELECTRA and its efficiency ablations (ElectraPretrainer's variants), then the single-network objectives.
@@ -107,9 +107,11 @@ class PretrainingOptions:
         weight_tying: ELECTRA only: "embeddings", "none", "gdes" or "all"
             (see `ElectraPretrainer`).
         rtd_weight: ELECTRA only: lambda, the discriminator loss weight.
-        optimizer: "adamw" (bias-corrected, the default) or "official_adamw"
-            (the official update, no bias correction; see
-            `electra_keras.training.optimizers`).
+        optimizer: "adamw" (bias-corrected), "official_adamw" (the official
+            ELECTRA update, no bias correction) or "lamb" (ALBERT's); None is
+            "lamb" for the ALBERT objectives, else "adamw" (see
+            `electra_keras.training.optimizers`). With "lamb" an unset
+            learning_rate is ALBERT's scaled to the batch (`lamb_learning_rate`).
         seed: data order, masks and initialization.
         config: ModelConfig fields overriding the preset (e.g. tiny test sizes).
         export: write the final .keras and transformers models.
@@ -145,7 +147,7 @@ class PretrainingOptions:
     prior_init: bool = False
     weight_tying: str = "embeddings"
     rtd_weight: float = 50.0
-    optimizer: str = "adamw"
+    optimizer: str | None = None
     seed: int = 0
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
     export: bool = True
@@ -153,7 +155,12 @@ class PretrainingOptions:
     def __post_init__(self):
         from electra_keras.config import pretraining_defaults
 
-        for name, value in pretraining_defaults(self.preset).items():
+        if self.optimizer is None:
+            self.optimizer = "lamb" if self.objective in ALBERT_OBJECTIVES else "adamw"
+        defaults = pretraining_defaults(self.preset)
+        if self.optimizer == "lamb" and self.learning_rate is None:
+            self.learning_rate = lamb_learning_rate(self.batch_size or defaults["batch_size"])
+        for name, value in defaults.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
         problems = []
@@ -469,7 +476,6 @@ def _build_model(options: PretrainingOptions, vocabulary: str, pretrained=None):
     """The compiled pretrainer the options describe (from `pretrained`, a loaded
     `Pretrained`, with options.init)."""
     from electra_keras.pretraining import AlbertPretrainer, ElectraPretrainer, MaskedLMPretrainer
-    from electra_keras.training.optimizers import electra_adamw
 
     model_class = ElectraPretrainer
     if options.objective == "mlm":
@@ -501,13 +507,12 @@ def _build_model(options: PretrainingOptions, vocabulary: str, pretrained=None):
             options.preset, vocabulary=vocabulary, lowercase=options.lowercase,
             masking_rate=options.masking_rate, **config, **arguments,
         )
-    learning_rate = options.learning_rate
-    optimizer = electra_adamw(
-        learning_rate=learning_rate,
+    optimizer = pretraining_optimizer(
+        options.optimizer,
+        learning_rate=options.learning_rate,
         total_steps=math.ceil(options.total_steps / (options.gradient_accumulation or 1)),
         warmup_steps=options.warmup_steps,
         gradient_accumulation_steps=options.gradient_accumulation,
-        optimizer=options.optimizer,
     )
     model.compile(optimizer=optimizer, jit_compile=options.xla)
     return model
