@@ -168,7 +168,7 @@ PRETRAIN_FLAGS = {
     "warmup_steps": "warmup_steps", "checkpoint_every": "checkpoint_every",
     "keep_checkpoints": "keep_checkpoints", "log_every": "log_every", "strategy": "strategy",
     "tpu": "tpu", "mixed_precision": "precision", "gradient_accumulation": "gradient_accumulation",
-    "masking_rate": "masking_rate", "weight_tying": "weight_tying",
+    "masking_rate": "masking_rate", "whole_word_masking": "whole_word_masking", "weight_tying": "weight_tying",
     "rtd_weight": "rtd_weight", "seed": "seed", "optimizer": "optimizer",
 }
 
@@ -470,6 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--xla", action="store_true", help="compile the train step with XLA")
     train_parser.add_argument("--gradient-accumulation", type=int, help="batches per optimizer update")
     train_parser.add_argument("--masking-rate", type=float, help=preset_default("masking_rate"))
+    train_parser.add_argument("--whole-word-masking", action=argparse.BooleanOptionalAction,
+                              help="mask whole words, not word pieces (default: on for the ALBERT objectives, "
+                                   "as the official ALBERT data builder; off otherwise, as ELECTRA's)")
     train_parser.add_argument("--prior-init", action="store_true",
                               help="start the output layers at their priors from the data's token "
                                    "counts: the masked LM at the unigram distribution, ELECTRA's "

@@ -136,6 +136,76 @@ def test_ngram_masking_takes_whole_spans_within_budget():
     assert adjacent / chosen_total > 0.35
 
 
+def official_is_start_piece(piece: str) -> bool:
+    """google-research/albert create_pretraining_data.py `_is_start_piece`, transcribed."""
+    special_pieces = set(list('!"#$%&\"()*+,-./:;?@[\\]^_`{|}~'))
+    return piece.startswith("\u2581") or piece.startswith("<") or piece in special_pieces
+
+
+def test_continuation_pieces_follow_the_official_word_rule(tmp_path):
+    from electra_keras.data.sentencepiece import SentencePieceTokenizer, train_sentencepiece
+    from electra_keras.data.tokenizer import WordPieceTokenizer
+    from electra_keras.pretraining.masking import continuation_pieces
+
+    words = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "play", "##ing", "##s", ",", "#"])
+    assert continuation_pieces(words) == (6, 7)  # "##..." continues a word; "#" and "," start one
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(f"The players played {i} games, winning {i % 3} of them!" for i in range(300)))
+    pieces = SentencePieceTokenizer(train_sentencepiece([str(corpus)], tmp_path / "sp.model", vocabulary_size=80))
+    expected = tuple(i for i, piece in enumerate(pieces.vocabulary) if not official_is_start_piece(piece))
+    assert continuation_pieces(pieces) == expected and 0 < len(expected) < 80
+
+
+def three_piece_words(batch=32, words=20, seed=0):
+    """[CLS] + `words` words of 3 pieces (a start id, then two "##" ids) + [SEP]."""
+    rng = np.random.RandomState(seed)
+    starts = rng.randint(5, 40, size=(batch, words))
+    rows = np.concatenate([starts[..., None], rng.randint(40, VOCAB, size=(batch, words, 2))], -1)
+    token_ids = np.concatenate([np.full((batch, 1), CLS), rows.reshape(batch, -1), np.full((batch, 1), SEP)], 1)
+    return {"token_ids": token_ids.astype("int32"), "segment_ids": np.zeros_like(token_ids, "int32"),
+            "padding_mask": np.ones_like(token_ids, "int32")}
+
+
+@pytest.mark.parametrize("max_ngram", [1, 3])
+def test_whole_word_masking_takes_words_whole(max_ngram):
+    batch = three_piece_words()
+    whole = albert_masking(max_ngram=max_ngram, continuation_ids=tuple(range(40, VOCAB)))
+    pieces = albert_masking(max_ngram=max_ngram)
+    cut = {"whole words": 0, "word pieces": 0}
+    for draw in range(10):
+        for name, config in (("whole words", whole), ("word pieces", pieces)):
+            out = {k: np.asarray(v) for k, v in mask_batch(batch, config, seed=[draw, 3]).items()}
+            valid = out["masked_weights"] > 0
+            np.testing.assert_array_equal(valid.sum(1), np.round(62 * 0.15))  # the budget, as before
+            for row in range(32):
+                words = collections.Counter((out["masked_positions"][row][valid[row]] - 1) // 3)
+                partial = [word for word, count in words.items() if count != 3]
+                if name == "whole words":
+                    # Only the span crossing the budget may keep a prefix of its last word.
+                    assert len(partial) <= 1
+                    if partial:
+                        chosen = set(out["masked_positions"][row][valid[row]])
+                        assert 1 + 3 * partial[0] in chosen  # a prefix: the word's first piece
+                cut[name] += len(partial)
+    assert cut["word pieces"] > 5 * max(cut["whole words"], 1)
+
+
+def test_albert_runs_mask_whole_words_by_default(tmp_path):
+    from electra_keras.pretraining import AlbertPretrainer
+    from electra_keras.training.pretrain import PretrainingOptions
+
+    assert PretrainingOptions(out="x", objective="albert").whole_word_masking is True
+    assert PretrainingOptions(out="x", objective="electra").whole_word_masking is False
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "play", "##ing", "##s"]
+    model = AlbertPretrainer.from_preset("tiny", vocabulary=vocabulary, family="albert", generator_size=None,
+                                         share="all", pooler=True, whole_word_masking=True)
+    assert model.masking.continuation_ids == (6, 7)
+    restored = AlbertPretrainer.from_config(model.get_config())
+    assert restored.masking == model.masking
+    with pytest.raises(ValueError, match="continued pretraining \\(init\\) masks word pieces"):
+        PretrainingOptions(out="x", init="y", whole_word_masking=True)
+
+
 def test_next_sentence_negatives_take_the_next_rows_b_cut_to_fit():
     """BERT's NSP: a replaced row reads [CLS] own A [SEP] neighbour's B (cut to the room left) [SEP]."""
     batch = pairs(single_rows=(3, 7), seed=4)

@@ -79,7 +79,8 @@ class Pretrainer(ConfiguredModel):
         return batch_size * per_sequence
 
     @classmethod
-    def from_preset(cls, name: str, vocabulary=None, lowercase: bool = True, masking_rate: float = 0.15, **kwargs):
+    def from_preset(cls, name: str, vocabulary=None, lowercase: bool = True, masking_rate: float = 0.15,
+                    whole_word_masking: bool = False, **kwargs):
         """A preset sized to a vocabulary, with masking ids from its special tokens.
 
         Args:
@@ -90,6 +91,7 @@ class Pretrainer(ConfiguredModel):
                 config and needs batches masked elsewhere.
             lowercase: how the vocabulary's tokenizer normalizes text.
             masking_rate: fraction of tokens masked.
+            whole_word_masking: mask whole words (`MaskingConfig.continuation_ids`).
             **kwargs: ModelConfig fields to override, then constructor arguments.
 
         Example:
@@ -104,7 +106,8 @@ class Pretrainer(ConfiguredModel):
         if vocabulary is not None:
             tokenizer = make_tokenizer(vocabulary, lowercase=lowercase)
             overrides["vocab_size"] = tokenizer.vocabulary_size
-            masking = MaskingConfig.for_tokenizer(tokenizer, cls.masking_style, rate=masking_rate)
+            masking = MaskingConfig.for_tokenizer(tokenizer, cls.masking_style, whole_word=whole_word_masking,
+                                                  rate=masking_rate)
         return cls(ModelConfig.from_preset(name, **overrides), masking=masking, **kwargs)
 
     # --- to be defined by each objective -----------------------------------

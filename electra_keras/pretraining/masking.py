@@ -24,6 +24,15 @@ only its first tokens, which is the official code's "try a shorter n-gram"
 runs over consecutive candidates, so it never covers [CLS] or [SEP] but may
 step over one, and the 80/10/10 draw is made per token.
 
+Whole-word masking (`continuation_ids`, google-research/albert's default
+`do_whole_word_mask`): the spans count words instead of tokens, a word being
+a piece and the continuation pieces after it (WordPiece "##..."; for
+SentencePiece every piece that does not start with "▁", "<" or a
+punctuation mark, the official `_is_start_piece`), so a chosen word is
+masked whole. One difference from the official builder: the span that
+crosses the budget keeps its first tokens, which may cut its last word
+(the official code tries fewer words instead and may end below the budget).
+
 Everything is TensorFlow ops on a batch, so the same function runs inside
 `tf.data.Dataset.map` (the default: cheap on CPU, and it keeps random ops out
 of an XLA-compiled train step) or inside `train_step`.
@@ -58,6 +67,9 @@ class MaskingConfig:
         max_ngram: longest span of consecutive tokens chosen together
             (ALBERT: 3, with P(n) proportional to 1/n); 1 chooses tokens
             independently.
+        continuation_ids: ids of the pieces that continue a word; non-empty
+            turns on whole-word masking (spans count words; see the module
+            docstring). `for_tokenizer(..., whole_word=True)` fills it.
 
     Example:
     >>> electra = MaskingConfig.electra(mask_token_id=103, special_token_ids=(0, 101, 102), vocab_size=30522)
@@ -75,8 +87,11 @@ class MaskingConfig:
     random_token_rate: float = 0.0
     max_predictions: int | None = None
     max_ngram: int = 1
+    continuation_ids: tuple[int, ...] = ()
 
     def __post_init__(self):
+        object.__setattr__(self, "special_token_ids", tuple(self.special_token_ids))
+        object.__setattr__(self, "continuation_ids", tuple(self.continuation_ids))
         if isinstance(self.max_ngram, bool) or not isinstance(self.max_ngram, int) or self.max_ngram < 1:
             raise ValueError(f"max_ngram={self.max_ngram!r}: expected an int >= 1")
         if not 0.0 < self.rate < 1.0:
@@ -102,10 +117,13 @@ class MaskingConfig:
         return cls(**{"mask_token_rate": 0.8, "random_token_rate": 0.1, "max_ngram": 3, **kwargs})
 
     @classmethod
-    def for_tokenizer(cls, tokenizer, objective: str = "electra", **kwargs) -> MaskingConfig:
-        """Token ids from a tokenizer; objective "electra", "mlm" or "albert"."""
+    def for_tokenizer(cls, tokenizer, objective: str = "electra", whole_word: bool = False, **kwargs) -> MaskingConfig:
+        """Token ids from a tokenizer; objective "electra", "mlm" or "albert";
+        `whole_word` masks whole words (`continuation_pieces`)."""
         if objective not in STYLES:
             raise ValueError(f"objective={objective!r}: expected one of {sorted(STYLES)}")
+        if whole_word:
+            kwargs.setdefault("continuation_ids", continuation_pieces(tokenizer))
         ids = dict(
             mask_token_id=tokenizer.mask_token_id,
             special_token_ids=tuple(
@@ -134,6 +152,29 @@ class MaskingConfig:
             return self.max_predictions
         return max(1, min(sequence_length, int((self.rate + 0.005) * sequence_length)))
 
+
+def continuation_pieces(tokenizer) -> tuple[int, ...]:
+    """Ids of the pieces that continue a word: "##..." in a WordPiece
+    vocabulary; in a SentencePiece one, every piece that does not start with
+    "▁" or "<" and is not a punctuation mark (google-research/albert
+    `_is_start_piece`).
+
+    Example:
+    >>> from electra_keras.data.tokenizer import WordPieceTokenizer
+    >>> continuation_pieces(WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "play", "##ing"]))
+    (6,)
+    """
+    from electra_keras.data.sentencepiece import SentencePieceTokenizer
+
+    vocabulary = tokenizer.vocabulary
+    if isinstance(tokenizer, SentencePieceTokenizer):
+        return tuple(i for i, piece in enumerate(vocabulary)
+                     if not (piece.startswith(("▁", "<")) or piece in _PUNCTUATION))
+    return tuple(i for i, piece in enumerate(vocabulary) if piece.startswith("##"))
+
+
+# The official set, as written there (no quote, "=" or ">").
+_PUNCTUATION = frozenset('!"#$%&()*+,-./:;?@[\\]^_`{|}~')
 
 # Objective -> MaskingConfig constructor.
 STYLES = {"electra": "electra", "mlm": "bert", "albert": "albert"}
@@ -173,10 +214,11 @@ def mask_batch(batch: dict, config: MaskingConfig, seed=None) -> dict:
 
     # Sample positions without replacement: top-k of a random score over the
     # candidates (non-candidates get -inf and are never in the valid prefix).
-    if config.max_ngram == 1:
+    if config.max_ngram == 1 and not config.continuation_ids:
         priority = _uniform(shape, seeds[0])
     else:
-        priority = _ngram_priority(candidates, config, seeds[0], seeds[3])
+        units = _word_ranks(token_ids, candidates, config) if config.continuation_ids else None
+        priority = _ngram_priority(candidates, config, seeds[0], seeds[3], units)
     scores = tf.where(candidates, priority, tf.fill(shape, -float("inf")))
     top_scores, positions = tf.math.top_k(scores, k=num_slots)
     real_tokens = tf.reduce_sum(padding_mask, axis=1)
@@ -209,17 +251,31 @@ def mask_batch(batch: dict, config: MaskingConfig, seed=None) -> dict:
     }
 
 
-def ngram_spans(candidates, config: MaskingConfig, seed=None):
-    """Cuts each row's candidates into consecutive spans of 1..max_ngram tokens.
+def _word_ranks(token_ids, candidates, config: MaskingConfig):
+    """The index of the word of every candidate among its row's words (0, 1, ...):
+    a candidate starts a word unless it is a continuation piece right after
+    another candidate."""
+    table = np.zeros(config.vocab_size, bool)
+    table[list(config.continuation_ids)] = True
+    continues = tf.gather(tf.constant(table), tf.clip_by_value(token_ids, 0, config.vocab_size - 1))
+    after_candidate = tf.pad(candidates[:, :-1], [[0, 0], [1, 0]])
+    starts = tf.logical_and(candidates, tf.logical_not(tf.logical_and(continues, after_candidate)))
+    return tf.cumsum(tf.cast(starts, tf.int32), axis=1) - 1
 
-    Returns int32 [batch, length]: the span index of every candidate
-    position (-1 elsewhere). Span lengths are i.i.d. draws from
-    `config.ngram_probabilities()`; the last span of a row may be cut short.
+
+def ngram_spans(candidates, config: MaskingConfig, seed=None, units=None):
+    """Cuts each row's candidates into consecutive spans of 1..max_ngram units.
+
+    A unit is a token, or with `units` (the word index of every candidate,
+    `_word_ranks`) a word. Returns int32 [batch, length]: the span index of
+    every candidate position (-1 elsewhere). Span lengths are i.i.d. draws
+    from `config.ngram_probabilities()`; the last span of a row may be cut
+    short.
     """
     candidates = tf.cast(candidates, tf.bool)
     shape = tf.shape(candidates)
-    # The rank of each candidate among its row's candidates: 0, 1, 2, ...
-    rank = tf.cumsum(tf.cast(candidates, tf.int32), axis=1, exclusive=True)
+    # The rank of each candidate's unit among its row's units: 0, 1, 2, ...
+    rank = tf.cumsum(tf.cast(candidates, tf.int32), axis=1, exclusive=True) if units is None else units
     # n = 1 + the number of cumulative probabilities below a uniform draw.
     cumulative = tf.constant(np.cumsum(config.ngram_probabilities())[:-1], tf.float32)
     uniform = _uniform(shape, seed)
@@ -229,12 +285,12 @@ def ngram_spans(candidates, config: MaskingConfig, seed=None):
     return tf.where(candidates, span, -1)
 
 
-def _ngram_priority(candidates, config: MaskingConfig, span_seed, order_seed):
+def _ngram_priority(candidates, config: MaskingConfig, span_seed, order_seed, units=None):
     """A score whose descending order takes whole spans, in random span order,
     each span's tokens left to right (see the module docstring)."""
     shape = tf.shape(candidates)
     length = shape[1]
-    span = tf.maximum(ngram_spans(candidates, config, span_seed), 0)
+    span = tf.maximum(ngram_spans(candidates, config, span_seed, units), 0)
     # A random rank per span (at most `length` spans per row).
     span_order = tf.argsort(_uniform(shape, order_seed), axis=1)
     span_rank = tf.argsort(span_order, axis=1)

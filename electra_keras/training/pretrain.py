@@ -99,6 +99,9 @@ class PretrainingOptions:
         gradient_accumulation: batches averaged per optimizer update.
         masking_rate: fraction of tokens masked; None is the preset's (25% for
             electra-large, else 15%).
+        whole_word_masking: choose whole words, not word pieces (the official
+            ALBERT default); None is True for the ALBERT objectives, else
+            False (`electra_keras.pretraining.masking`).
         prior_init: start the output layers at their priors, from the
             training data's token counts: the masked LM at the log unigram
             distribution, ELECTRA's discriminator at the share of replaced
@@ -144,6 +147,7 @@ class PretrainingOptions:
     xla: bool = False
     gradient_accumulation: int | None = None
     masking_rate: float | None = None
+    whole_word_masking: bool | None = None
     prior_init: bool = False
     weight_tying: str = "embeddings"
     rtd_weight: float = 50.0
@@ -157,6 +161,8 @@ class PretrainingOptions:
 
         if self.optimizer is None:
             self.optimizer = "lamb" if self.objective in ALBERT_OBJECTIVES else "adamw"
+        if self.whole_word_masking is None:
+            self.whole_word_masking = self.objective in ALBERT_OBJECTIVES
         defaults = pretraining_defaults(self.preset)
         if self.optimizer == "lamb" and self.learning_rate is None:
             self.learning_rate = lamb_learning_rate(self.batch_size or defaults["batch_size"])
@@ -176,6 +182,8 @@ class PretrainingOptions:
                 problems.append(f"{name}={getattr(self, name)}: expected a positive integer")
         if self.vocabulary is not None and self.vocabulary_size is not None:
             problems.append("pass vocabulary (a file) or vocabulary_size (learn one from the corpus), not both")
+        if self.init is not None and self.whole_word_masking:
+            problems.append("whole_word_masking: continued pretraining (init) masks word pieces")
         if self.init is not None and self.objective not in ELECTRA_OBJECTIVES:
             problems.append(f"init (continued pretraining) is for objective='electra' (or its variants), "
                             f"not {self.objective!r}")
@@ -505,7 +513,8 @@ def _build_model(options: PretrainingOptions, vocabulary: str, pretrained=None):
     else:
         model = model_class.from_preset(
             options.preset, vocabulary=vocabulary, lowercase=options.lowercase,
-            masking_rate=options.masking_rate, **config, **arguments,
+            masking_rate=options.masking_rate, whole_word_masking=options.whole_word_masking,
+            **config, **arguments,
         )
     optimizer = pretraining_optimizer(
         options.optimizer,
