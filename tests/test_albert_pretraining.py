@@ -262,3 +262,20 @@ def test_sentence_tasks_of_the_albert_objective():
     assert losses["none"] == {"mlm_loss", "mlm_accuracy"}
     with pytest.raises(ValueError, match="sentence_task='order'"):
         ek.AlbertPretrainer(config, masking=masking, sentence_task="order")
+
+
+def test_sentence_order_head_is_the_official_one_without_dropout():
+    """google-research/albert get_sentence_order_output: logits = pooled @ W^T + b, no dropout,
+    also in training."""
+    import keras
+
+    from electra_keras.pretraining import AlbertPretrainer
+
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(30)]
+    model = AlbertPretrainer.from_preset("tiny", vocabulary=vocabulary, family="albert", generator_size=None,
+                                         share="all", pooler=True, classifier_dropout_rate=0.5)
+    pooled = keras.random.normal((16, 32), seed=0)
+    kernel, bias = (w.numpy() for w in model.sop_head.classifier.weights)
+    official = pooled.numpy() @ kernel + bias
+    for training in (False, True):
+        np.testing.assert_allclose(model.sop_head(pooled, training=training).numpy(), official, atol=1e-5)

@@ -188,9 +188,12 @@ class AlbertPretrainer(Pretrainer):
             name="mlm_head",
         )
         self.mlm_head.build()
+        # The official get_sentence_order_output applies no dropout: the pooled
+        # output goes straight into the 2-way layer (transformers' AlbertSOPHead
+        # has a dropout; at inference the two agree).
         self.sop_head = SentenceOrderHead(
             hidden_size=config.hidden_size,
-            dropout_rate=config.classifier_dropout_rate,
+            dropout_rate=0.0,
             initializer_range=config.initializer_range,
             dtype=self.dtype_policy,
             name="sop_head",
