@@ -349,3 +349,106 @@ def test_fits_squad_v2_fixture_and_round_trips(tmp_path, vocabulary):
     rebuilt = SpanQuestionAnswerer.from_config(qa.get_config())
     assert rebuilt.get_config() == qa.get_config()
     assert {"doc_stride", "max_query_length", "max_answer_length", "version_2", "n_best"} <= set(qa.get_config())
+
+
+def _gelu(x):
+    from scipy.special import erf
+
+    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))  # ELECTRA's modeling.gelu (erf)
+
+
+def official_electra_qa(hidden, input_mask, segment_ids, weights, beam, start_positions=None):
+    """A NumPy transcription of google-research/electra finetune/qa/qa_tasks.py
+    (joint_prediction, answerable_classifier, answerable_uses_start_logits)."""
+    batch, length, _ = hidden.shape
+    answer_mask = input_mask * segment_ids + np.eye(length)[0]
+    dense = lambda x, name: x @ weights[name][0] + weights[name][1]  # noqa: E731
+    start_logits = dense(hidden, "start")[..., 0] + 1000.0 * (answer_mask - 1)
+    out = {"start_logits": start_logits}
+
+    def log_softmax(x):
+        x = x - x.max(-1, keepdims=True)
+        return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+    if start_positions is not None:  # is_training
+        start_features = hidden[np.arange(batch), start_positions]
+        final = np.concatenate([np.repeat(start_features[:, None], length, 1), hidden], -1)
+        out["end_logits"] = dense(_gelu(dense(final, "end_hidden")), "end")[..., 0] + 1000.0 * (answer_mask - 1)
+    else:
+        log_probs = log_softmax(start_logits)
+        top = np.argsort(-log_probs, axis=-1, kind="stable")[:, :beam]
+        out["start_top_index"] = top
+        out["start_top_log_probs"] = np.take_along_axis(log_probs, top, -1)
+        start_features = hidden[np.arange(batch)[:, None], top]  # batch, beam, hidden
+        final = np.concatenate([np.repeat(start_features[:, :, None], length, 2),
+                                np.repeat(hidden[:, None], beam, 1)], -1)
+        end_logits = dense(_gelu(dense(final, "end_hidden")), "end")[..., 0] + 1000.0 * (answer_mask - 1)[:, None]
+        end_log_probs = log_softmax(end_logits)
+        end_top = np.argsort(-end_log_probs, axis=-1, kind="stable")[..., :beam]
+        out["end_top_index"] = end_top
+        out["end_top_log_probs"] = np.take_along_axis(end_log_probs, end_top, -1)
+    start_p = np.exp(log_softmax(start_logits))
+    final = np.concatenate([hidden[:, 0], (start_p[..., None] * hidden).sum(1)], -1)
+    out["impossible_logit"] = dense(_gelu(dense(final, "answerable_hidden")), "answerable")[..., 0]
+    return out
+
+
+def test_electra_head_is_the_official_qa_math(vocabulary):
+    qa = SpanQuestionAnswerer.from_preset("tiny", vocabulary, config_overrides=SMALL, sequence_length=LENGTH,
+                                          doc_stride=8, max_query_length=16, n_best=4, version_2=True,
+                                          head="electra")
+    head = qa.span_head
+    # Larger weights than the initializer's, so that every term shows in the logits.
+    rng = np.random.default_rng(0)
+    for variable in head.weights:
+        variable.assign(rng.normal(scale=0.5, size=variable.shape).astype("float32"))
+    weights = {layer.name: [w.numpy().astype("float64") for w in layer.weights] for layer in
+               (head.start_dense, head.end_hidden, head.end_dense, head.answerable_hidden, head.answerable_dense)}
+    windows = qa.build_windows(["Who built the tower?", "How tall is it?"], [LONG_CONTEXT, LONG_CONTEXT])
+    features = {name: value[:3] for name, value in windows.features.items()}
+    hidden = qa.encode(features)["sequence_output"].numpy().astype("float64")
+    mask = (features["padding_mask"].astype("float64"), features["segment_ids"].astype("float64"))
+
+    ours = {name: np.asarray(value) for name, value in qa(features).items()}
+    official = official_electra_qa(hidden, *mask, weights, beam=4)
+    assert ours["start_logits"].std() > 1.0  # O(1) logits inside the context
+    np.testing.assert_allclose(ours["start_logits"], official["start_logits"], atol=1e-4)
+    np.testing.assert_array_equal(ours["start_top_index"], official["start_top_index"])
+    np.testing.assert_array_equal(ours["end_top_index"], official["end_top_index"])
+    for name in ("start_top_log_probs", "end_top_log_probs"):
+        np.testing.assert_allclose(ours[name], official[name], atol=1e-4)
+    np.testing.assert_allclose(ours["answerable_logits"], -official["impossible_logit"], atol=1e-4)
+    # Training conditions the end on the gold start.
+    gold = (windows.context_offset[:3] + np.array([0, 3, 5])).astype("int32")
+    trained = qa({**features, "start_positions": gold})
+    conditioned = official_electra_qa(hidden, *mask, weights, beam=4, start_positions=gold)
+    np.testing.assert_allclose(trained["end_logits"].numpy(), conditioned["end_logits"], atol=1e-4)
+
+
+def test_electra_head_fits_squad_v2_and_round_trips(tmp_path, vocabulary):
+    path = tmp_path / "train-v2.0.json"
+    path.write_text(json.dumps(squad_json(SQUAD_V2)), encoding="utf-8")
+    examples = read_squad(path)
+    quiet = {**SMALL, "dropout_rate": 0.0, "attention_dropout_rate": 0.0}
+    qa = SpanQuestionAnswerer.from_preset(
+        "tiny", vocabulary, config_overrides=quiet, sequence_length=LENGTH, doc_stride=16,
+        max_query_length=16, version_2=True, head="electra", n_best=5,
+    )
+    epochs, batch_size = 120, 16
+    qa.compile(optimizer=finetune_adamw(qa, learning_rate=1e-2, total_steps=epochs, layer_decay=1.0))
+    # ELECTRA's answerable_weight: 0.5, next to (start + end) / 2.
+    weights = qa._compile_config.config["loss_weights"]
+    assert weights == {"start_logits": 0.5, "end_logits": 0.5, "answerable_logits": 0.5}
+    history = qa.fit(examples, epochs=epochs, batch_size=batch_size, verbose=0)
+    losses = history.history["loss"]
+    after = qa.evaluate_squad(examples)
+    assert losses[-1] < 0.1 * losses[0]
+    assert after["exact_match"] >= 80.0 and after["NoAns_total"] == 4
+    answers = qa.answer([e.question for e in examples], [e.context for e in examples])
+    for answer in answers:
+        assert answer["text"] == "" or answer["score"] <= 0  # a sum of two log-probabilities
+    qa.save(tmp_path / "qa.keras")
+    loaded = keras.saving.load_model(tmp_path / "qa.keras")
+    assert loaded.head == "electra"
+    reloaded = loaded.answer([e.question for e in examples], [e.context for e in examples])
+    assert [a["text"] for a in reloaded] == [a["text"] for a in answers]

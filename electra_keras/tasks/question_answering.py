@@ -44,6 +44,9 @@ from electra_keras.tasks.base import DEFAULT_BATCH_SIZE, TaskModel
 # Outputs of the model; the labels of `fit` use the same keys (Keras matches
 # dict losses to dict outputs by key).
 START, END, ANSWERABLE = "start_logits", "end_logits", "answerable_logits"
+# The ELECTRA head's beam outputs at inference (see `ElectraSpanHead`).
+BEAM = ("start_top_log_probs", "start_top_index", "end_top_log_probs", "end_top_index")
+HEADS = ("bert", "electra")
 
 # ----------------------------------------------------------------------------
 # Basic tokens with character spans.
@@ -212,12 +215,16 @@ def decode_answers(
     are paired into spans with start <= end and at most `max_answer_length`
     pieces; the span with the highest start_logit + end_logit over all the
     question's windows wins. Positions outside the context (the question,
-    [CLS], [SEP], padding) are never predicted.
+    [CLS], [SEP], padding) are never predicted. The ELECTRA head's outputs
+    (`BEAM`) are decoded as the official `qa_metrics.py` does: each beam start
+    with its beam ends, scored by start + end log-probability, under the same
+    rules.
 
     Args:
         windows: what `SpanQuestionAnswerer.build_windows` returned.
-        outputs: `start_logits`, `end_logits` `[windows, length]`, and for
-            SQuAD v2.0 `answerable_logits` `[windows]`.
+        outputs: `start_logits`, `end_logits` `[windows, length]` (or the
+            ELECTRA head's `BEAM` outputs), and for SQuAD v2.0
+            `answerable_logits` `[windows]`.
         contexts: the context of every question, as given to build_windows.
         n_best: start and end candidates kept per window.
         max_answer_length: longest answer, in pieces.
@@ -235,12 +242,15 @@ def decode_answers(
     Example:
         answers = decode_answers(windows, model.predict(windows.features), contexts)
     """
+    beam = all(name in outputs for name in BEAM)
     start_logits = np.asarray(outputs[START], dtype="float64")
-    end_logits = np.asarray(outputs[END], dtype="float64")
-    if start_logits.shape != windows.features["token_ids"].shape or end_logits.shape != start_logits.shape:
+    end_logits = None if beam else np.asarray(outputs[END], dtype="float64")
+    if start_logits.shape != windows.features["token_ids"].shape or (
+            end_logits is not None and end_logits.shape != start_logits.shape):
         raise ValueError(
             f"outputs: start/end logits of shape {windows.features['token_ids'].shape} expected "
-            f"(one per window position), got {start_logits.shape} and {end_logits.shape}"
+            f"(one per window position), got {start_logits.shape} and "
+            f"{None if end_logits is None else end_logits.shape}"
         )
     if len(contexts) != windows.num_examples:
         raise ValueError(f"contexts: {windows.num_examples} expected (one per question), got {len(contexts)}")
@@ -255,6 +265,12 @@ def decode_answers(
         for window in windows.windows_of(example):
             offset, length = windows.context_offset[window], windows.window_length[window]
             if length == 0:
+                continue
+            if beam:
+                found = _best_beam_span(outputs, window, offset, length, windows.max_context(window),
+                                        max_answer_length)
+                if found is not None and (best is None or found[0] > best[0]):
+                    best = (found[0], windows.window_start[window] + found[1], windows.window_start[window] + found[2])
                 continue
             starts = start_logits[window, offset:offset + length].copy()
             ends = end_logits[window, offset:offset + length].copy()
@@ -287,6 +303,26 @@ def decode_answers(
     return answers
 
 
+def _best_beam_span(outputs, window: int, offset: int, length: int, max_context: np.ndarray,
+                    max_answer_length: int):
+    """(score, first, last) of a window's best span from the ELECTRA head's
+    beam (context-relative pieces), or None: a start inside the context where
+    the window has its max context, an end inside the context, start <= end,
+    at most `max_answer_length` pieces; score = start + end log-probability."""
+    best = None
+    starts, start_scores = outputs["start_top_index"][window], outputs["start_top_log_probs"][window]
+    for k, start in enumerate(np.asarray(starts) - offset):
+        if not (0 <= start < length and max_context[start]):
+            continue
+        for end, end_score in zip(np.asarray(outputs["end_top_index"][window][k]) - offset,
+                                  outputs["end_top_log_probs"][window][k]):
+            if start <= end < length and end - start + 1 <= max_answer_length:
+                score = float(start_scores[k]) + float(end_score)
+                if np.isfinite(score) and (best is None or score > best[0]):
+                    best = (score, int(start), int(end))
+    return best
+
+
 def _top(values: np.ndarray, count: int) -> np.ndarray:
     """Indices of the `count` largest finite values, largest first (first index on ties)."""
     order = np.argsort(-values, kind="stable")[:count]
@@ -295,6 +331,100 @@ def _top(values: np.ndarray, count: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------
 # The model.
+
+
+def answer_mask(features) -> tf.Tensor:
+    """1.0 where an answer may start or end: the context part of the window
+    (segment 1: the context and its closing [SEP]) and [CLS], as the official
+    ELECTRA `qa_tasks.py` (input_mask * segment_ids + one_hot(0))."""
+    mask = tf.cast(features["padding_mask"], tf.float32) * tf.cast(features["segment_ids"], tf.float32)
+    return mask + tf.one_hot(0, tf.shape(mask)[1], dtype=tf.float32)
+
+
+@keras.saving.register_keras_serializable(package="electra_keras")
+class ElectraSpanHead(keras.layers.Layer):
+    """ELECTRA's SQuAD head (google-research/electra `finetune/qa/qa_tasks.py`,
+    joint_prediction with the answerable classifier on start logits).
+
+    - start logits: Dense(1) over the final hidden states, -1000 outside
+      `answer_mask`;
+    - end logits conditioned on the start: Dense(1) over a 512-unit GELU layer
+      of [start representation ; end representation]. Training conditions on
+      the gold start (`start_positions`); inference on each of the
+      `beam_size` best starts (log-softmax), and keeps the `beam_size` best
+      ends of each, as log-probabilities;
+    - v2.0: an answerable logit from a 512-unit GELU layer over [the [CLS]
+      vector ; the start-probability-weighted hidden states]. The official
+      logit scores "impossible"; ours scores "answerable" (its negation), as
+      the BERT head's does.
+
+    Dense layers start as tf.layers.dense does there (Glorot uniform).
+    """
+
+    def __init__(self, hidden_size: int, beam_size: int = 20, version_2: bool = False, hidden_units: int = 512,
+                 **kwargs):
+        super().__init__(**kwargs)
+        from electra_keras.layers.activations import gelu
+
+        self.hidden_size, self.beam_size = int(hidden_size), int(beam_size)
+        self.version_2, self.hidden_units = bool(version_2), int(hidden_units)
+        dense = lambda units, name, activation=None: keras.layers.Dense(  # noqa: E731
+            units, activation=activation, dtype=self.dtype_policy, name=name)
+        self.start_dense = dense(1, "start")
+        self.end_hidden = dense(self.hidden_units, "end_hidden", gelu)
+        self.end_dense = dense(1, "end")
+        self.answerable_hidden = self.answerable_dense = None
+        if self.version_2:
+            self.answerable_hidden = dense(self.hidden_units, "answerable_hidden", gelu)
+            self.answerable_dense = dense(1, "answerable")
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        h = self.hidden_size
+        self.start_dense.build((None, None, h))
+        self.end_hidden.build((None, None, 2 * h))
+        self.end_dense.build((None, None, self.hidden_units))
+        if self.version_2:
+            self.answerable_hidden.build((None, 2 * h))
+            self.answerable_dense.build((None, self.hidden_units))
+        self.built = True
+
+    def call(self, sequence, mask, start_positions=None):
+        sequence = tf.cast(sequence, self.compute_dtype)
+        outside = 1000.0 * (mask - 1.0)
+        start_logits = tf.cast(tf.squeeze(self.start_dense(sequence), -1), tf.float32) + outside
+        length = tf.shape(sequence)[1]
+        if start_positions is not None:
+            start = tf.gather(sequence, tf.cast(start_positions, tf.int32), batch_dims=1)  # [B, H]
+            pairs = tf.concat([tf.repeat(start[:, None, :], length, axis=1), sequence], -1)
+            end_logits = tf.cast(tf.squeeze(self.end_dense(self.end_hidden(pairs)), -1), tf.float32) + outside
+            outputs = {START: start_logits, END: end_logits}
+        else:
+            beam = tf.minimum(self.beam_size, length)
+            start_top_log_probs, start_top_index = tf.math.top_k(tf.nn.log_softmax(start_logits), beam)
+            start = tf.gather(sequence, start_top_index, batch_dims=1)  # [B, K, H]
+            pairs = tf.concat([
+                tf.repeat(start[:, :, None, :], length, axis=2),
+                tf.repeat(sequence[:, None, :, :], beam, axis=1),
+            ], -1)  # [B, K, L, 2H]
+            end_logits = tf.cast(tf.squeeze(self.end_dense(self.end_hidden(pairs)), -1), tf.float32)
+            end_logits += outside[:, None, :]
+            end_top_log_probs, end_top_index = tf.math.top_k(tf.nn.log_softmax(end_logits), beam)
+            outputs = {START: start_logits, "start_top_log_probs": start_top_log_probs,
+                       "start_top_index": start_top_index, "end_top_log_probs": end_top_log_probs,
+                       "end_top_index": end_top_index}
+        if self.version_2:
+            weights = tf.nn.softmax(start_logits)
+            start_feature = tf.reduce_sum(tf.cast(weights, sequence.dtype)[..., None] * sequence, axis=1)
+            features = tf.concat([sequence[:, 0], start_feature], -1)
+            impossible = tf.squeeze(self.answerable_dense(self.answerable_hidden(features)), -1)
+            outputs[ANSWERABLE] = -tf.cast(impossible, tf.float32)
+        return outputs
+
+    def get_config(self):
+        return {**super().get_config(), "hidden_size": self.hidden_size, "beam_size": self.beam_size,
+                "version_2": self.version_2, "hidden_units": self.hidden_units}
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")
@@ -324,7 +454,11 @@ class SpanQuestionAnswerer(TaskModel):
         max_answer_length: longest predicted answer, in pieces.
         version_2: SQuAD v2.0: some questions have no answer; adds the
             answerable head.
-        n_best: start and end candidates kept per window when decoding.
+        n_best: start and end candidates kept per window when decoding (the
+            ELECTRA head's beam size).
+        head: "bert" (independent start and end Dense(2), answerable Dense(1)
+            on [CLS], loss weight 1.0) or "electra" (`ElectraSpanHead`: end
+            conditioned on the start, beam search, answerable loss weight 0.5).
 
     Example:
         qa = SpanQuestionAnswerer.from_pretrained("runs/small", version_2=True)
@@ -343,9 +477,12 @@ class SpanQuestionAnswerer(TaskModel):
         max_answer_length: int = 30,
         version_2: bool = False,
         n_best: int = 20,
+        head: str = "bert",
         **kwargs,
     ):
         super().__init__(backbone, vocabulary, sequence_length=sequence_length, **kwargs)
+        if head not in HEADS:
+            raise ValueError(f"head={head!r}: expected one of {HEADS}")
         # === Config ===
         for name, value in (("max_query_length", max_query_length), ("max_answer_length", max_answer_length),
                             ("n_best", n_best)):
@@ -371,8 +508,16 @@ class SpanQuestionAnswerer(TaskModel):
         self.max_answer_length = int(max_answer_length)
         self.version_2 = bool(version_2)
         self.n_best = int(n_best)
+        self.head = head
 
         # === Layers ===
+        if head == "electra":
+            self.span_head = ElectraSpanHead(self.config.hidden_size, beam_size=self.n_best, version_2=self.version_2,
+                                             dtype=self.dtype_policy, name="electra_span_head")
+            self.span_head.build()
+            self.answerable_head = None
+            self.built = True
+            return
         self.span_head = keras.layers.Dense(
             2,
             kernel_initializer=truncated_normal(self.config.initializer_range),
@@ -392,7 +537,10 @@ class SpanQuestionAnswerer(TaskModel):
         self.built = True
 
     def call(self, inputs, training=False):
-        sequence = self.encode(inputs, training=training)["sequence_output"]
+        features = {name: inputs[name] for name in ("token_ids", "segment_ids", "padding_mask")}
+        sequence = self.encode(features, training=training)["sequence_output"]
+        if self.head == "electra":  # the official head reads the final hidden states, no dropout
+            return self.span_head(sequence, answer_mask(features), inputs.get("start_positions"))
         sequence = self.dropout(sequence, training=training)
         # Float32 outputs under mixed precision, for a stable loss.
         span_logits = keras.ops.cast(self.span_head(sequence), "float32")
@@ -410,6 +558,7 @@ class SpanQuestionAnswerer(TaskModel):
             "max_answer_length": self.max_answer_length,
             "version_2": self.version_2,
             "n_best": self.n_best,
+            "head": self.head,
         }
 
     # -- loss -----------------------------------------------------------------------
@@ -421,8 +570,8 @@ class SpanQuestionAnswerer(TaskModel):
         """
         if loss == "auto" and loss_weights is None:
             loss_weights = {START: 0.5, END: 0.5}
-            if self.version_2:
-                loss_weights[ANSWERABLE] = 1.0
+            if self.version_2:  # ELECTRA's answerable_weight is 0.5
+                loss_weights[ANSWERABLE] = 0.5 if self.head == "electra" else 1.0
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=loss_weights, **kwargs)
 
     def default_loss(self):
@@ -642,7 +791,10 @@ class SpanQuestionAnswerer(TaskModel):
         if y is not None:
             raise ValueError("y: QA examples carry their answers; pass fit(examples) without y")
         windows = self.example_windows(self._examples(x, "x"))
-        dataset = tf.data.Dataset.from_tensor_slices((windows.features, windows.labels))
+        features = dict(windows.features)
+        if self.head == "electra":  # training conditions the end on the gold start
+            features["start_positions"] = windows.labels[START]
+        dataset = tf.data.Dataset.from_tensor_slices((features, windows.labels))
         if shuffle:
             dataset = dataset.shuffle(len(windows), seed=seed, reshuffle_each_iteration=True)
         return dataset.batch(batch_size or DEFAULT_BATCH_SIZE).prefetch(tf.data.AUTOTUNE)
