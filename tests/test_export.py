@@ -61,7 +61,7 @@ def models(vocabulary):
         # Short windows, so the contexts above span several.
         "qa": SpanQuestionAnswerer.from_preset("tiny", vocabulary, config_overrides=SMALL, sequence_length=32,
                                                doc_stride=4, max_query_length=8, max_answer_length=5, n_best=5,
-                                               version_2=True, dropout_rate=0.0),
+                                               version_2=True, dropout_rate=0.0, head="bert"),
     }
     # Answerable (sigmoid(1) = 0.73 > 0.5) wherever the context has a span, so answers are compared.
     models["qa"].answerable_head.bias.assign([1.0])

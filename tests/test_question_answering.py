@@ -294,7 +294,7 @@ def test_arguments_are_checked(vocabulary, qa):
     with pytest.raises(ValueError, match="contexts: a list"):
         qa.answer(["Who?"], "Ada wrote it.")
     v1 = SpanQuestionAnswerer.from_preset("tiny", vocabulary, config_overrides=SMALL, sequence_length=LENGTH,
-                                          doc_stride=8, max_query_length=16)
+                                          doc_stride=8, max_query_length=16, head="bert")
     # A SQuAD v1.1 model always answers, with no answerable head.
     answer, = v1.answer(["Who wrote it?"], ["Ada wrote it."])
     assert set(answer) == {"text", "start", "end", "score"}
@@ -313,7 +313,7 @@ def test_fits_squad_v2_fixture_and_round_trips(tmp_path, vocabulary):
     quiet = {**SMALL, "dropout_rate": 0.0, "attention_dropout_rate": 0.0}
     qa = SpanQuestionAnswerer.from_preset(
         "tiny", vocabulary, config_overrides=quiet, sequence_length=LENGTH, doc_stride=16,
-        max_query_length=16, version_2=True, dropout_rate=0.0,
+        max_query_length=16, version_2=True, dropout_rate=0.0, head="bert",
     )
     epochs, batch_size = 150, 16
     steps = epochs * -(-qa.count_windows(examples) // batch_size)
@@ -452,3 +452,32 @@ def test_electra_head_fits_squad_v2_and_round_trips(tmp_path, vocabulary):
     assert loaded.head == "electra"
     reloaded = loaded.answer([e.question for e in examples], [e.context for e in examples])
     assert [a["text"] for a in reloaded] == [a["text"] for a in answers]
+
+    # TF Serving's graph decodes the beam as the Python API does (span_decoding, one implementation).
+    import tensorflow as tf
+
+    from electra_keras.export import export_saved_model
+
+    served = tf.saved_model.load(str(export_saved_model(qa, tmp_path / "served"))).signatures["serving_default"]
+    out = served(question=tf.constant([e.question for e in examples]), context=tf.constant([e.context for e in examples]))
+    for row, answer in enumerate(answers):
+        assert out["answer"][row].numpy().decode() == answer["text"]
+        assert out["answerable_probability"][row].numpy() == pytest.approx(answer["answerable_probability"], abs=1e-5)
+        if answer["text"]:
+            assert (out["start"][row], out["end"][row]) == (answer["start"], answer["end"])
+            assert out["score"][row].numpy() == pytest.approx(answer["score"], abs=1e-4)
+
+
+def test_the_head_follows_the_encoder_family(vocabulary):
+    """ELECTRA encoders get ELECTRA's head, BERT and ALBERT encoders BERT's; a model saved
+    before the option existed (no "head" in its config) has BERT's."""
+    common = dict(sequence_length=LENGTH, doc_stride=8, max_query_length=16)
+    electra = SpanQuestionAnswerer.from_preset("tiny", vocabulary, config_overrides=SMALL, **common)
+    albert = SpanQuestionAnswerer.from_preset(
+        "tiny", vocabulary, **common,
+        config_overrides={**SMALL, "family": "albert", "generator_size": None, "share": "all", "pooler": True})
+    assert (electra.head, albert.head) == ("electra", "bert")
+    old = {key: value for key, value in electra.get_config().items() if key != "head"}
+    assert SpanQuestionAnswerer.from_config(old).head == "bert"
+    with pytest.raises(ValueError, match="head='xlnet': expected one of"):
+        SpanQuestionAnswerer.from_preset("tiny", vocabulary, config_overrides=SMALL, head="xlnet", **common)

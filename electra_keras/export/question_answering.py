@@ -1,19 +1,17 @@
 """Extractive QA inside the serving graph: question + context in, answer span out.
 
-`SpanQuestionAnswerer.answer` builds windows and decodes in Python/NumPy;
-TF Serving runs only the graph, so this module does the same in TensorFlow
-ops, rule for rule (tests/test_export.py compares the two):
+`SpanQuestionAnswerer.answer` builds its windows in Python; TF Serving runs
+only the graph, so this module builds them in TensorFlow ops, rule for rule
+(tests/test_export.py compares the two). Both decode with the same
+functions, `electra_keras.tasks.span_decoding`:
 
 1. the context is split into basic tokens with their character and byte
    spans (whitespace separates, punctuation and CJK ideographs stand alone,
    as `basic_token_spans`), and each token into word pieces;
 2. windows `[CLS] question [SEP] context-window [SEP]`, `doc_stride` pieces
    shared by neighbours, the question cut to `max_query_length` pieces;
-3. the model's start/end logits on every window; in each window the
-   `n_best` best starts (only where the window has the piece's maximum
-   context) and ends are paired into spans of at most `max_answer_length`
-   pieces; the best span over the question's windows wins (the first on
-   ties, as in NumPy);
+3. the model's outputs on every window (start/end logits, or the ELECTRA
+   head's beam), decoded by `span_decoding.best_spans`;
 4. its pieces map back to the context: the answer is the exact text there.
    SQuAD v2.0 models answer "" when the highest answerable probability over
    the windows is below 0.5 (the probability is an output too).
@@ -26,6 +24,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from electra_keras.data.tokenizer import _CJK, _PUNCTUATION, _WHITESPACE
+from electra_keras.tasks.span_decoding import best_spans, window_reach
 
 NEG_INF = float("-inf")
 
@@ -79,13 +78,6 @@ def _gather_or(values: tf.Tensor, index: tf.Tensor, found: tf.Tensor, default) -
     return tf.gather(padded, tf.where(found, index, tf.size(values, out_type=index.dtype)))
 
 
-def _first_argmax(values: tf.Tensor) -> tf.Tensor:
-    """Index of the first maximum along the last axis (tf.argmax leaves ties unspecified)."""
-    best = tf.reduce_max(values, axis=-1, keepdims=True)
-    positions = tf.range(tf.shape(values)[-1])
-    return tf.reduce_min(tf.where(values == best, positions, tf.shape(values)[-1]), axis=-1)
-
-
 def answer_spans(model, tokenizer, questions: tf.Tensor, contexts: tf.Tensor) -> dict[str, tf.Tensor]:
     """The serving outputs of a `SpanQuestionAnswerer` for [batch] questions and contexts."""
     length = model.sequence_length
@@ -130,68 +122,27 @@ def answer_spans(model, tokenizer, questions: tf.Tensor, contexts: tf.Tensor) ->
         "padding_mask": tf.ones_like(token_ids).to_tensor(default_value=0, shape=shape),
     }
 
-    # 3. Logits, then the best span of every window.
+    # 3. The model's outputs, then the best span of every question
+    # (span_decoding, the decoder the Python API uses too).
     outputs = model(features, training=False)
     context_offset = tf.gather(question_length, window_row) + 2
-    width = length - 3  # the most context pieces a window can hold
-    position = tf.range(width, dtype=tf.int64)[None, :]
-    inside = position < window_length[:, None]
-    take = tf.minimum(context_offset[:, None] + position, length - 1)
-    starts = tf.gather(outputs["start_logits"], take, batch_dims=1)
-    ends = tf.gather(outputs["end_logits"], take, batch_dims=1)
-    piece = window_start[:, None] + position  # index among the row's context pieces
-
-    # Max context (BERT): score in window s = min(left, right) + 0.01 * length;
-    # the first window with the highest score owns the piece. Only the
-    # `reach` windows on either side can share a piece with a window (windows
-    # start at least `min_step` pieces apart), which keeps this linear in the
-    # number of windows however long the context.
-    min_step = length - 3 - model.max_query_length - model.doc_stride
-    reach = -(-(length - 3) // min_step)
-    window_index = tf.range(num_windows)
-    row_end = tf.gather(tf.cumsum(windows_per_row), window_row)  # one past the row's last window
-    row_begin = row_end - tf.gather(windows_per_row, window_row)
-    sibling = window_index[:, None] + tf.range(-reach, reach + 1, dtype=tf.int64)[None, :]  # [W, 2 reach + 1]
-    real_sibling = (sibling >= row_begin[:, None]) & (sibling < row_end[:, None])
-    sibling = tf.where(real_sibling, sibling, 0)
-    s_first = tf.cast(tf.gather(window_start, sibling), tf.float64)[:, None, :]  # [W, 1, siblings]
-    s_length = tf.cast(tf.gather(window_length, sibling), tf.float64)[:, None, :]
-    g = tf.cast(piece, tf.float64)[:, :, None]  # [W, width, 1]
-    holds = (g >= s_first) & (g < s_first + s_length) & real_sibling[:, None, :]
-    score = tf.minimum(g - s_first, s_first + s_length - 1 - g) + 0.01 * s_length
-    owner = _first_argmax(tf.where(holds, score, NEG_INF))  # [W, width], among the siblings
-    own = tf.equal(owner, reach)
-
-    starts = tf.where(inside & own & ~tf.math.is_nan(starts), starts, NEG_INF)
-    ends = tf.where(inside & ~tf.math.is_nan(ends), ends, NEG_INF)
-    k = min(model.n_best, width)
-    top_start_values, top_starts = tf.math.top_k(starts, k)
-    top_end_values, top_ends = tf.math.top_k(ends, k)
-    pair_scores = top_start_values[:, :, None] + top_end_values[:, None, :]
-    span_length = top_ends[:, None, :] - top_starts[:, :, None] + 1
-    valid = (span_length >= 1) & (span_length <= model.max_answer_length) & tf.math.is_finite(pair_scores)
-    pair_scores = tf.where(valid, pair_scores, NEG_INF)
-    flat_scores = tf.reshape(pair_scores, [-1, k * k])
-    best_pair = _first_argmax(flat_scores)
-    window_score = tf.gather(flat_scores, best_pair, batch_dims=1)
-    best_first = tf.gather(top_starts, best_pair // k, batch_dims=1)
-    best_last = tf.gather(top_ends, best_pair % k, batch_dims=1)
-
-    # The best window of every row: the first with the highest finite score.
-    row_windows = tf.RaggedTensor.from_row_lengths(window_score, windows_per_row).to_tensor(NEG_INF)
-    best_window = tf.cast(_first_argmax(row_windows), tf.int64) + tf.cumsum(windows_per_row, exclusive=True)
-    score = tf.gather(window_score, best_window)
-    found = tf.math.is_finite(score)
-    first_piece = tf.gather(window_start, best_window) + tf.cast(tf.gather(best_first, best_window), tf.int64)
-    last_piece = tf.gather(window_start, best_window) + tf.cast(tf.gather(best_last, best_window), tf.int64)
-    first_token = _gather_or(piece_token, row_first_piece + first_piece, found, 0)
-    last_token = _gather_or(piece_token, row_first_piece + last_piece, found, 0)
+    names = [name for name in ("start_logits", "end_logits", "start_top_index", "start_top_log_probs",
+                               "end_top_index", "end_top_log_probs", "answerable_logits") if name in outputs]
+    found = best_spans(
+        {name: outputs[name] for name in names}, context_offset, window_start, window_length, windows_per_row,
+        sequence_length=length, reach=window_reach(length, model.max_query_length, model.doc_stride),
+        n_best=model.n_best, max_answer_length=model.max_answer_length,
+    )
+    score = found["score"]
+    found_span = tf.math.is_finite(score)
+    first_token = _gather_or(piece_token, row_first_piece + found["first"], found_span, 0)
+    last_token = _gather_or(piece_token, row_first_piece + found["last"], found_span, 0)
+    found = found_span if not model.version_2 else (found_span, found["answerable_probability"])
 
     # 4. Back to the context.
     if model.version_2:
-        probability = tf.sigmoid(outputs["answerable_logits"])
-        answerable = tf.RaggedTensor.from_row_lengths(probability, windows_per_row).to_tensor(0.0)
-        answerable = tf.reduce_max(tf.concat([answerable, tf.zeros([batch, 1])], axis=1), axis=1)
+        found, answerable = found
+        answerable = tf.cast(answerable, tf.float32)
         found = found & (answerable >= 0.5)
     start = _gather_or(char_start.flat_values, first_token, found, -1)
     end = _gather_or(char_end.flat_values, last_token, found, -1)
@@ -202,7 +153,7 @@ def answer_spans(model, tokenizer, questions: tf.Tensor, contexts: tf.Tensor) ->
         "answer": text,
         "start": tf.cast(start, tf.int32),
         "end": tf.cast(end, tf.int32),
-        "score": tf.where(tf.math.is_finite(score), score, 0.0),
+        "score": tf.cast(tf.where(tf.math.is_finite(score), score, 0.0), tf.float32),
         "num_windows": tf.cast(windows_per_row, tf.int32),
     }
     if model.version_2:

@@ -153,26 +153,34 @@ class QAWindows:
         bounds = np.searchsorted(self.example_index[order], np.arange(self.num_examples + 1))
         return [order[first:last] for first, last in zip(bounds[:-1], bounds[1:])]
 
+    @functools.cached_property
+    def reach(self) -> int:
+        """How many windows to either side can share a context piece with a window."""
+        reach = 1
+        for windows in self._windows_by_example:
+            for i, window in enumerate(windows):
+                end = self.window_start[window] + self.window_length[window]
+                later = windows[i + 1:]
+                reach = max(reach, int(np.sum(self.window_start[later] < end)))
+        return reach
+
     def max_context(self, window: int) -> np.ndarray:
         """Bool `[window_length]`: this window is where each of its pieces has most context.
 
         BERT's rule: a piece's context in a window is min(pieces to its left,
         pieces to its right) + 0.01 * window length; among the windows that
-        hold it, the first with the highest score owns it.
+        hold it, the first with the highest score owns it
+        (`span_decoding.max_context`, which decoding uses).
         """
-        siblings = self.windows_of(self.example_index[window])
-        start, length = self.window_start[window], self.window_length[window]
-        pieces = np.arange(start, start + length)
-        best_score = np.full(length, -np.inf)
-        best_window = np.full(length, -1)
-        for sibling in siblings:
-            first, count = self.window_start[sibling], self.window_length[sibling]
-            inside = (pieces >= first) & (pieces < first + count)
-            score = np.minimum(pieces - first, first + count - 1 - pieces) + 0.01 * count
-            better = inside & (score > best_score)
-            best_score = np.where(better, score, best_score)
-            best_window = np.where(better, sibling, best_window)
-        return best_window == window
+        return self._max_context[window, : self.window_length[window]]
+
+    @functools.cached_property
+    def _max_context(self) -> np.ndarray:
+        from electra_keras.tasks.span_decoding import max_context
+
+        width = self.features["token_ids"].shape[1] - 3
+        per_question = np.bincount(self.example_index, minlength=self.num_examples)
+        return max_context(self.window_start, self.window_length, per_question, width, self.reach).numpy()
 
 
 def _text_list(values, name: str) -> list[str]:
@@ -242,91 +250,46 @@ def decode_answers(
     Example:
         answers = decode_answers(windows, model.predict(windows.features), contexts)
     """
+    from electra_keras.tasks.span_decoding import best_spans
+
     beam = all(name in outputs for name in BEAM)
-    start_logits = np.asarray(outputs[START], dtype="float64")
-    end_logits = None if beam else np.asarray(outputs[END], dtype="float64")
-    if start_logits.shape != windows.features["token_ids"].shape or (
-            end_logits is not None and end_logits.shape != start_logits.shape):
+    start_logits = np.asarray(outputs[START])
+    shape = windows.features["token_ids"].shape
+    if start_logits.shape != shape or (not beam and np.shape(outputs[END]) != shape):
         raise ValueError(
-            f"outputs: start/end logits of shape {windows.features['token_ids'].shape} expected "
-            f"(one per window position), got {start_logits.shape} and "
-            f"{None if end_logits is None else end_logits.shape}"
+            f"outputs: start/end logits of shape {shape} expected (one per window position), got "
+            f"{start_logits.shape} and {None if beam else np.shape(outputs[END])}"
         )
     if len(contexts) != windows.num_examples:
         raise ValueError(f"contexts: {windows.num_examples} expected (one per question), got {len(contexts)}")
-    if answerable_threshold is not None:
-        if ANSWERABLE not in outputs:
-            raise ValueError("answerable_threshold: the outputs have no answerable_logits (a SQuAD v1.1 model)")
-        answerable_logits = np.asarray(outputs[ANSWERABLE], dtype="float64").reshape(-1)
+    if answerable_threshold is not None and ANSWERABLE not in outputs:
+        raise ValueError("answerable_threshold: the outputs have no answerable_logits (a SQuAD v1.1 model)")
+    if np.any(np.diff(windows.example_index) < 0):
+        raise ValueError("windows: expected each question's windows together, in order (as build_windows makes them)")
+    names = BEAM if beam else (START, END)
+    given = {name: np.asarray(outputs[name]) for name in names + ((ANSWERABLE,) if ANSWERABLE in outputs else ())}
+    found = best_spans(
+        given, windows.context_offset, windows.window_start, windows.window_length,
+        np.bincount(windows.example_index, minlength=windows.num_examples),
+        sequence_length=shape[1], reach=windows.reach, n_best=n_best, max_answer_length=max_answer_length,
+    )
+    found = {name: value.numpy() for name, value in found.items()}
     answers = []
     for example, context in enumerate(contexts):
-        spans = windows.piece_spans[example]
-        best = None  # (score, first piece, last piece)
-        for window in windows.windows_of(example):
-            offset, length = windows.context_offset[window], windows.window_length[window]
-            if length == 0:
-                continue
-            if beam:
-                found = _best_beam_span(outputs, window, offset, length, windows.max_context(window),
-                                        max_answer_length)
-                if found is not None and (best is None or found[0] > best[0]):
-                    best = (found[0], windows.window_start[window] + found[1], windows.window_start[window] + found[2])
-                continue
-            starts = start_logits[window, offset:offset + length].copy()
-            ends = end_logits[window, offset:offset + length].copy()
-            starts[~windows.max_context(window) | np.isnan(starts)] = -np.inf
-            ends[np.isnan(ends)] = -np.inf
-            top_starts = _top(starts, n_best)
-            top_ends = _top(ends, n_best)
-            if not len(top_starts) or not len(top_ends):
-                continue
-            scores = starts[top_starts][:, None] + ends[top_ends][None, :]
-            span_length = top_ends[None, :] - top_starts[:, None] + 1
-            scores[(span_length < 1) | (span_length > max_answer_length)] = -np.inf
-            row, column = np.unravel_index(np.argmax(scores), scores.shape)
-            if np.isfinite(scores[row, column]) and (best is None or scores[row, column] > best[0]):
-                first = windows.window_start[window] + top_starts[row]
-                best = (float(scores[row, column]), first, windows.window_start[window] + top_ends[column])
-        if best is None:
-            answer = {"text": "", "start": None, "end": None, "score": None}
+        score = found["score"][example]
+        if np.isfinite(score):
+            spans = windows.piece_spans[example]
+            start, end = int(spans[found["first"][example], 0]), int(spans[found["last"][example], 1])
+            answer = {"text": context[start:end], "start": start, "end": end, "score": float(score)}
         else:
-            score, first, last = best
-            start, end = int(spans[first, 0]), int(spans[last, 1])
-            answer = {"text": context[start:end], "start": start, "end": end, "score": score}
+            answer = {"text": "", "start": None, "end": None, "score": None}
         if answerable_threshold is not None:
-            logits = answerable_logits[windows.windows_of(example)]
-            probability = float(np.max(1.0 / (1.0 + np.exp(-logits)))) if len(logits) else 0.0
+            probability = float(found["answerable_probability"][example])
             answer["answerable_probability"] = probability
             if probability < answerable_threshold:
                 answer.update(text="", start=None, end=None)
         answers.append(answer)
     return answers
-
-
-def _best_beam_span(outputs, window: int, offset: int, length: int, max_context: np.ndarray,
-                    max_answer_length: int):
-    """(score, first, last) of a window's best span from the ELECTRA head's
-    beam (context-relative pieces), or None: a start inside the context where
-    the window has its max context, an end inside the context, start <= end,
-    at most `max_answer_length` pieces; score = start + end log-probability."""
-    best = None
-    starts, start_scores = outputs["start_top_index"][window], outputs["start_top_log_probs"][window]
-    for k, start in enumerate(np.asarray(starts) - offset):
-        if not (0 <= start < length and max_context[start]):
-            continue
-        for end, end_score in zip(np.asarray(outputs["end_top_index"][window][k]) - offset,
-                                  outputs["end_top_log_probs"][window][k]):
-            if start <= end < length and end - start + 1 <= max_answer_length:
-                score = float(start_scores[k]) + float(end_score)
-                if np.isfinite(score) and (best is None or score > best[0]):
-                    best = (score, int(start), int(end))
-    return best
-
-
-def _top(values: np.ndarray, count: int) -> np.ndarray:
-    """Indices of the `count` largest finite values, largest first (first index on ties)."""
-    order = np.argsort(-values, kind="stable")[:count]
-    return order[np.isfinite(values[order])]
 
 
 # ----------------------------------------------------------------------------
@@ -338,7 +301,7 @@ def answer_mask(features) -> tf.Tensor:
     (segment 1: the context and its closing [SEP]) and [CLS], as the official
     ELECTRA `qa_tasks.py` (input_mask * segment_ids + one_hot(0))."""
     mask = tf.cast(features["padding_mask"], tf.float32) * tf.cast(features["segment_ids"], tf.float32)
-    return mask + tf.one_hot(0, tf.shape(mask)[1], dtype=tf.float32)
+    return mask + tf.cast(tf.equal(tf.range(tf.shape(mask)[1]), 0), tf.float32)[None, :]
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")
@@ -456,9 +419,11 @@ class SpanQuestionAnswerer(TaskModel):
             answerable head.
         n_best: start and end candidates kept per window when decoding (the
             ELECTRA head's beam size).
-        head: "bert" (independent start and end Dense(2), answerable Dense(1)
-            on [CLS], loss weight 1.0) or "electra" (`ElectraSpanHead`: end
-            conditioned on the start, beam search, answerable loss weight 0.5).
+        head: "electra" (`ElectraSpanHead`: the end conditioned on the start,
+            beam search, answerable loss weight 0.5; the default for ELECTRA
+            encoders) or "bert" (independent start and end Dense(2),
+            answerable Dense(1) on [CLS], loss weight 1.0; the default for
+            BERT and ALBERT encoders).
 
     Example:
         qa = SpanQuestionAnswerer.from_pretrained("runs/small", version_2=True)
@@ -477,10 +442,12 @@ class SpanQuestionAnswerer(TaskModel):
         max_answer_length: int = 30,
         version_2: bool = False,
         n_best: int = 20,
-        head: str = "bert",
+        head: str | None = None,
         **kwargs,
     ):
         super().__init__(backbone, vocabulary, sequence_length=sequence_length, **kwargs)
+        if head is None:
+            head = "electra" if self.config.family == "electra" else "bert"
         if head not in HEADS:
             raise ValueError(f"head={head!r}: expected one of {HEADS}")
         # === Config ===
@@ -549,6 +516,11 @@ class SpanQuestionAnswerer(TaskModel):
             answerable = self.answerable_head(sequence[:, 0, :])
             outputs[ANSWERABLE] = keras.ops.cast(answerable, "float32")[:, 0]
         return outputs
+
+    @classmethod
+    def from_config(cls, config):
+        # Models saved before the ELECTRA head existed have BERT's.
+        return super().from_config({"head": "bert", **config})
 
     def get_config(self) -> dict[str, Any]:
         return {
