@@ -481,3 +481,53 @@ def test_the_head_follows_the_encoder_family(vocabulary):
     assert SpanQuestionAnswerer.from_config(old).head == "bert"
     with pytest.raises(ValueError, match="head='xlnet': expected one of"):
         SpanQuestionAnswerer.from_preset("tiny", vocabulary, config_overrides=SMALL, head="xlnet", **common)
+
+
+def official_beam_decode(windows, outputs, example, max_answer_length):
+    """google-research/electra finetune/qa/qa_metrics.py (joint prediction), transcribed:
+    every beam start with its beam ends, kept when both map to context pieces, the start has
+    its max context there, end >= start and the span is short enough; best start + end log-prob."""
+    best = None
+    for window in windows.windows_of(example):
+        offset, length = windows.context_offset[window], windows.window_length[window]
+        is_max_context = windows.max_context(window)
+        for i, start_index in enumerate(outputs["start_top_index"][window]):
+            for j, end_index in enumerate(outputs["end_top_index"][window][i]):
+                if not (offset <= start_index < offset + length and offset <= end_index < offset + length):
+                    continue  # not in token_to_orig_map
+                if not is_max_context[start_index - offset] or end_index < start_index:
+                    continue
+                if end_index - start_index + 1 > max_answer_length:
+                    continue
+                score = outputs["start_top_log_probs"][window][i] + outputs["end_top_log_probs"][window][i][j]
+                if best is None or score > best[0]:
+                    first = windows.window_start[window] + start_index - offset
+                    best = (score, first, first + end_index - start_index)
+    return best
+
+
+def test_beam_decoding_is_the_official_rule(qa):
+    questions = ["Who built the tower?", "How tall is it?", "What does the chef serve?"]
+    windows = qa.build_windows(questions, [LONG_CONTEXT] * 3)
+    rng = np.random.default_rng(3)
+    beam, shape = 6, windows.features["token_ids"].shape
+    outputs = {
+        "start_logits": np.zeros(shape),
+        # Indices anywhere in the window (question, [SEP], padding too), so every rule is exercised.
+        "start_top_index": rng.integers(0, shape[1], (shape[0], beam)),
+        "start_top_log_probs": -rng.exponential(2.0, (shape[0], beam)),
+        "end_top_index": rng.integers(0, shape[1], (shape[0], beam, beam)),
+        "end_top_log_probs": -rng.exponential(2.0, (shape[0], beam, beam)),
+    }
+    answers = decode_answers(windows, outputs, [LONG_CONTEXT] * 3, max_answer_length=10)
+    found = 0
+    for example, answer in enumerate(answers):
+        official = official_beam_decode(windows, outputs, example, max_answer_length=10)
+        if official is None:
+            assert answer["score"] is None
+            continue
+        found += 1
+        spans = windows.piece_spans[example]
+        assert answer["score"] == pytest.approx(official[0], abs=1e-9)
+        assert (answer["start"], answer["end"]) == (spans[official[1], 0], spans[official[2], 1])
+    assert found >= 2
