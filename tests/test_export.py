@@ -22,7 +22,7 @@ from electra_keras.config import ModelConfig
 from electra_keras.data import packages
 from electra_keras.export import export_saved_model
 from electra_keras.export.saved_model import allowed_ops, graph_ops, unservable_ops
-from electra_keras.export.serving import served_models, write_models_config
+from electra_keras.export.serving import configured_names, served_models, write_models_config
 from electra_keras.export.tflite import LiteRTModel, export_tflite
 from electra_keras.models import ElectraDiscriminator
 from electra_keras.tasks.classifier import TextClassifier
@@ -122,6 +122,39 @@ def test_versions_assets_models_config_and_saved_model_cli(tmp_path, models):
                      "inputs['input_ids']", "inputs['input_mask']", "inputs['segment_ids']",
                      "outputs['label']", "outputs['probabilities']"):
         assert expected in shown, expected
+
+
+def test_models_config_keeps_what_the_user_wrote(tmp_path, models):
+    """A hand-edited models.config (another model, a version policy, labels, comments) keeps
+    every byte; an export only adds its own entry, once."""
+    handwritten = (
+        "# our production server\n"
+        "model_config_list {\n"
+        "  config {\n"
+        '    name: "ranker"  # not ours\n'
+        '    base_path: "/srv/ranker"\n'
+        '    model_platform: "tensorflow"\n'
+        "    model_version_policy { specific { versions: 3 versions: 4 } }\n"
+        '    version_labels { key: "stable" value: 3 }\n'
+        "  }\n"
+        "}\n"
+    )
+    config_file = tmp_path / "models.config"
+    config_file.write_text(handwritten)
+    export_saved_model(models["classifier"], tmp_path / "sentiment")
+    written = write_models_config(tmp_path).read_text()
+    head, tail = handwritten.rsplit("}", 1)
+    assert written.startswith(head) and written.endswith("}" + tail)  # the user's text, untouched
+    assert configured_names(written) == ["ranker", "sentiment"]
+    assert 'base_path: "/models/sentiment"' in written
+    export_saved_model(models["classifier"], tmp_path / "sentiment")  # a new version: the entry exists
+    assert write_models_config(tmp_path).read_text() == written
+    config_file.write_text("model_config_list { config { name: \"a\" }\n")
+    with pytest.raises(ValueError, match=r"models.config:1: `model_config_list \{` is never closed"):
+        write_models_config(tmp_path)
+    config_file.write_text("something else\n")
+    with pytest.raises(ValueError, match="no `model_config_list"):
+        write_models_config(tmp_path)
 
 
 # --- TF Serving's contract ------------------------------------------------------------
