@@ -17,8 +17,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
+import torch  # noqa: E402  (the parity extra, which `make test` installs)
+import transformers  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import gzip
 import shutil
 
@@ -34,10 +33,6 @@ def _write(path, data):
 def _read(files, headings="auto"):
     stats = CorpusStats()
     return list(read_documents(files, stats, headings)), stats
-
-
-def test_doctests():
-    assert doctest.testmod(corpus_module).failed == 0
 
 
 # -- resolving paths -------------------------------------------------------------

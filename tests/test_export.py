@@ -259,7 +259,7 @@ def test_graph_ops_are_on_the_serving_allow_list(exported, tmp_path):
 
 def test_grpc_predict_request_as_in_the_readme(exported, models):
     """The README's gRPC request, answered the way the model server answers it."""
-    predict_pb2 = pytest.importorskip("tensorflow_serving.apis.predict_pb2")
+    from tensorflow_serving.apis import predict_pb2  # requirements-data.txt, which `make test` installs
 
     request = predict_pb2.PredictRequest()
     request.model_spec.name = "sentiment"

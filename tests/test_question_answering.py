@@ -7,7 +7,6 @@ BertTokenizerFast on the same vocabulary: its overflowing windows
 `word_ids` are computed independently of our code.
 """
 
-import doctest
 import json
 
 import keras
@@ -19,7 +18,6 @@ from transformers import BertTokenizerFast
 from electra_keras.data import packages
 from electra_keras.data.tasks import QAExample, read_squad
 from electra_keras.tasks import metrics
-from electra_keras.tasks import question_answering as question_answering_module
 from electra_keras.tasks.question_answering import (
     SpanQuestionAnswerer,
     basic_token_spans,
@@ -115,10 +113,6 @@ def qa(vocabulary):
 def hf_windows(hf, question, context, stride=8):
     return hf(question, context, truncation="only_second", max_length=LENGTH, stride=stride,
               return_overflowing_tokens=True, return_offsets_mapping=True, padding="max_length")
-
-
-def test_doctests():
-    assert doctest.testmod(question_answering_module).failed == 0
 
 
 def test_basic_tokens_are_the_pre_tokenizer_words(hf):

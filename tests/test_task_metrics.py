@@ -6,7 +6,6 @@ scikit-learn (classification), scipy (correlations), seqeval's default mode
 
 from __future__ import annotations
 
-import doctest
 import importlib.util
 import math
 import os
@@ -19,7 +18,6 @@ import seqeval.metrics
 import sklearn.metrics
 from seqeval.metrics.sequence_labeling import get_entities
 
-from electra_keras.tasks import metrics
 from electra_keras.tasks.metrics import (
     accuracy,
     classification_report,
@@ -41,10 +39,6 @@ def _quietly(function, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return function(*args, **kwargs)
-
-
-def test_doctests():
-    assert doctest.testmod(metrics).failed == 0
 
 
 # --------------------------------------------------------------------------

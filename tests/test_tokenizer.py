@@ -8,7 +8,6 @@ module level on purpose: without it these tests must fail, not skip.
 
 from __future__ import annotations
 
-import doctest
 import gzip
 import importlib.util
 import os
@@ -25,7 +24,6 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_text as tf_text  # noqa: E402
 from transformers import BertTokenizerFast  # noqa: E402
 
-from electra_keras.data import tokenizer as tokenizer_module  # noqa: E402
 from electra_keras.data.tokenizer import WordPieceTokenizer  # noqa: E402
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -460,11 +458,6 @@ def test_get_config_round_trip(uncased):
     restored = keras.layers.deserialize(keras.layers.serialize(uncased))
     assert isinstance(restored, WordPieceTokenizer)
     assert restored.get_config() == config
-
-
-def test_docstring_examples_run():
-    result = doctest.testmod(tokenizer_module, verbose=False)
-    assert result.attempted > 0 and result.failed == 0
 
 
 # -- errors -----------------------------------------------------------------------

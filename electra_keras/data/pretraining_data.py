@@ -187,8 +187,8 @@ def prepare_pretraining_data(
         FileNotFoundError: a corpus path that matches nothing.
 
     Example:
-        >>> stats = prepare_pretraining_data(None, "vocab.txt", "data/wikitext2")  # doctest: +SKIP
-        >>> dataset = pretraining_dataset("data/wikitext2", batch_size=128)  # doctest: +SKIP
+        stats = prepare_pretraining_data(None, "vocab.txt", "data/wikitext2")
+        dataset = pretraining_dataset("data/wikitext2", batch_size=128)
     """
     start = time.perf_counter()
     _check_int("sequence_length", sequence_length, SHORTEST_TARGET)
@@ -597,9 +597,9 @@ def pretraining_dataset(
             at length 128).
 
     Example:
-        >>> dataset = pretraining_dataset("data/wikitext2", batch_size=128)  # doctest: +SKIP
-        >>> batch = next(iter(dataset))  # doctest: +SKIP
-        >>> batch["token_ids"].shape  # doctest: +SKIP
+        dataset = pretraining_dataset("data/wikitext2", batch_size=128)
+        batch = next(iter(dataset))
+        batch["token_ids"].shape
         TensorShape([128, 128])
     """
     _check_int("batch_size", batch_size, 1)

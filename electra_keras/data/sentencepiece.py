@@ -109,6 +109,9 @@ def preprocess(texts: tf.Tensor, lowercase: bool) -> tf.Tensor:
         >>> preprocess(tf.constant("``Crème'' BRÛLÉE"), True).numpy().decode()
         '"creme" brulee'
     """
+    texts = tf.convert_to_tensor(texts, tf.string)
+    if texts.shape.rank == 0:  # one text: the NUL-split below needs a batch
+        return preprocess(texts[None], lowercase)[0]
     texts = tf.strings.regex_replace(texts, "``|''", '"')
     if lowercase:
         texts = tf_text.normalize_utf8(texts, "NFKD")
@@ -176,7 +179,7 @@ def is_sentencepiece_model(path: str | os.PathLike) -> bool:
     Example:
         >>> is_sentencepiece_model("albert/30k-clean.model")
         True
-        >>> is_sentencepiece_model("electra/vocab.txt")  # doctest: +SKIP
+        >>> is_sentencepiece_model("electra/vocab.txt")  # not .model, and no such file to read
         False
     """
     path = os.fspath(path)
@@ -248,8 +251,8 @@ def train_sentencepiece(
         FileNotFoundError: a corpus path matches no file.
 
     Example:
-        >>> path = train_sentencepiece(["notes/"], "albert/spiece.model", 8000)  # doctest: +SKIP
-        >>> SentencePieceTokenizer(path).tokenize("Hello world")  # doctest: +SKIP
+        path = train_sentencepiece(["notes/"], "albert/spiece.model", 8000)
+        SentencePieceTokenizer(path).tokenize("Hello world")
     """
     out = Path(out)
     if out.suffix != ".model":
@@ -382,13 +385,11 @@ class SentencePieceTokenizer(Tokenizer):
         **kwargs: standard Keras layer arguments (`name`, ...).
 
     Example:
-        >>> path = train_sentencepiece(None, "/tmp/sp/spiece.model", 8000)  # doctest: +SKIP
-        >>> tok = SentencePieceTokenizer(path, sequence_length=8)  # doctest: +SKIP
-        >>> out = tok(["The fox."], ["Quick!"])  # doctest: +SKIP
-        >>> out["segment_ids"].numpy().tolist()  # doctest: +SKIP
-        [[0, 0, 0, 0, 0, 1, 1, 1]]
-        >>> tok.detokenize(out["token_ids"]).numpy().tolist()  # doctest: +SKIP
-        [b'[CLS] the fox. [SEP] quick! [SEP]']
+        path = train_sentencepiece(None, "/tmp/sp/spiece.model", 8000)
+        tok = SentencePieceTokenizer(path, sequence_length=8)
+        out = tok(["The fox."], ["Quick!"])
+        out["segment_ids"].numpy().tolist()  # [[0, 0, 0, 0, 0, 1, 1, 1]]
+        tok.detokenize(out["token_ids"]).numpy().tolist()  # [b'[CLS] the fox. [SEP] quick! [SEP]']
     """
 
     def __init__(

@@ -66,8 +66,8 @@ def build_wordpiece_vocabulary(
         The tokens, indexed by id.
 
     Example:
-        >>> vocab = build_wordpiece_vocabulary(["notes/"], vocabulary_size=8000)  # doctest: +SKIP
-        >>> write_vocabulary(vocab, "vocab.txt")  # doctest: +SKIP
+        vocab = build_wordpiece_vocabulary(["notes/"], vocabulary_size=8000)
+        write_vocabulary(vocab, "vocab.txt")
     """
     if vocabulary_size <= len(SPECIAL_TOKENS):
         raise ValueError(

@@ -160,6 +160,7 @@ class AlbertPretrainer(Pretrainer):
             sentence, `random_next_segments`) or "none" (masked LM only).
 
     Example:
+    >>> from electra_keras.config import ModelConfig
     >>> model = AlbertPretrainer(ModelConfig.from_preset("tiny", family="albert",
     ...     generator_size=None, share="all", pooler=True))
     >>> sorted(model({"token_ids": keras.ops.ones((2, 5), "int32")}))

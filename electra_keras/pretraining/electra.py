@@ -110,8 +110,6 @@ def mlm_trackers() -> dict[str, keras.metrics.Metric]:
 
 @keras.saving.register_keras_serializable(package="electra_keras")
 class ElectraPretrainer(Pretrainer):
-    masking_style = "electra"
-
     """A generator and a discriminator on ONE shared `Embeddings` block, trained
     with replaced-token detection by plain `fit`.
 
@@ -140,6 +138,8 @@ class ElectraPretrainer(Pretrainer):
     >>> model.generator.encoder.embeddings is model.discriminator.encoder.embeddings
     True
     """
+
+    masking_style = "electra"
 
     def __init__(
         self,

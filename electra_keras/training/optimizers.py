@@ -60,7 +60,7 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     Example:
     >>> schedule = WarmupLinearDecay(1e-3, total_steps=100, warmup_steps=10)
     >>> [round(float(schedule(s)), 6) for s in (0, 5, 10, 55, 100)]
-    [0.0, 0.00045, 0.0009, 0.00045, 0.0]
+    [0.0, 0.000475, 0.0009, 0.00045, 0.0]
     """
 
     def __init__(self, learning_rate: float, total_steps: int, warmup_steps: int):
