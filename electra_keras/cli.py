@@ -362,7 +362,12 @@ def _representative_texts(args, source: Path):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from electra_keras import __version__
+
     parser = argparse.ArgumentParser(prog="electra-keras", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"electra-keras {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an error (default: one line, exit status 2)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     convert_parser = commands.add_parser(
@@ -370,8 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     convert_parser.add_argument("source", help="a transformers folder, a TF1 checkpoint or a .keras file")
     convert_parser.add_argument("out", help="a .keras file or a folder for transformers")
-    convert_parser.add_argument("--from", dest="from_format", choices=["huggingface", "tf1", "keras"])
-    convert_parser.add_argument("--to", dest="to_format", choices=["keras", "huggingface"])
+    convert_parser.add_argument("--from", dest="from_format", choices=["huggingface", "tf1", "keras"],
+                                help="the source's format (default: detected from SOURCE)")
+    convert_parser.add_argument("--to", dest="to_format", choices=["keras", "huggingface"],
+                                help="the output's format (default: keras when OUT ends in .keras, else huggingface)")
     convert_parser.add_argument(
         "--architecture", help="transformers class to read a folder as (default: its config.json)"
     )
@@ -390,11 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
         "build-vocab", help="train a WordPiece vocabulary or a SentencePiece model (ALBERT) on a corpus")
     vocab_parser.add_argument("--corpus", nargs="*", help=corpus_help)
     vocab_parser.add_argument("--type", choices=["wordpiece", "sentencepiece"], default="wordpiece",
-                              help="wordpiece (BERT/ELECTRA's vocab.txt) or sentencepiece (ALBERT's .model)")
+                              help="wordpiece (BERT/ELECTRA's vocab.txt) or sentencepiece (ALBERT's .model) "
+                                   "(default: wordpiece)")
     vocab_parser.add_argument("--out", required=True,
                               help="the vocab.txt (wordpiece) or .model file (sentencepiece) to write")
     vocab_parser.add_argument("--size", type=int, default=30522,
-                              help="vocabulary size (BERT: 30522; ALBERT's SentencePiece: 30000)")
+                              help="vocabulary size (BERT: 30522; ALBERT's SentencePiece: 30000) (default: 30522)")
     vocab_parser.add_argument("--cased", action="store_true", help="keep case and accents")
     vocab_parser.set_defaults(run=build_vocab)
 
@@ -402,11 +410,11 @@ def build_parser() -> argparse.ArgumentParser:
     data_parser.add_argument("--corpus", nargs="*", help=corpus_help)
     data_parser.add_argument("--out", required=True, help="folder for the TFRecord shards")
     data_parser.add_argument("--vocabulary", help="vocab.txt (default: BERT uncased)")
-    data_parser.add_argument("--sequence-length", type=int, default=128)
-    data_parser.add_argument("--cased", action="store_true")
+    data_parser.add_argument("--sequence-length", type=int, default=128, help="tokens per example (default: 128)")
+    data_parser.add_argument("--cased", action="store_true", help="keep case and accents (default: lowercase)")
     data_parser.add_argument("--shards", type=int, help="number of shards (default: sized to the corpus)")
-    data_parser.add_argument("--workers", type=int, default=2, help="processes packing examples")
-    data_parser.add_argument("--seed", type=int, default=0)
+    data_parser.add_argument("--workers", type=int, default=2, help="processes packing examples (default: 2)")
+    data_parser.add_argument("--seed", type=int, default=0, help="document order and packing (default: 0)")
     data_parser.set_defaults(run=prepare_data)
 
     train_parser = commands.add_parser(
@@ -502,29 +510,32 @@ def build_parser() -> argparse.ArgumentParser:
     tune_parser.add_argument("--preset", help="instead of --init: this architecture, random weights")
     tune_parser.add_argument("--random-init", action="store_true",
                              help="with --init: its architecture and vocabulary, random weights (the baseline)")
-    tune_parser.add_argument("--out", required=True)
-    tune_parser.add_argument("--train")
-    tune_parser.add_argument("--dev")
-    tune_parser.add_argument("--test")
+    tune_parser.add_argument("--out", required=True, help="run folder: model.keras, scores.json, options.json")
+    tune_parser.add_argument("--train", help="training file (CSV/TSV/JSONL, CoNLL, SQuAD JSON) for your own task")
+    tune_parser.add_argument("--dev", help="dev file, same format (default: none; no dev scores)")
+    tune_parser.add_argument("--test", help="test file, same format (default: none; no test scores)")
     for task_parser in (tune_parser,):
-        task_parser.add_argument("--text-column", default="text")
+        task_parser.add_argument("--text-column", default="text", help="CSV/TSV/JSONL column of the text "
+                                                                         "(default: text)")
         task_parser.add_argument("--text-b-column", help="second text of pairs")
-        task_parser.add_argument("--label-column", default="label")
+        task_parser.add_argument("--label-column", default="label", help="column of the label (default: label)")
     tune_parser.add_argument("--vocabulary", help="override the vocab.txt found with --init")
-    tune_parser.add_argument("--cased", action="store_true")
-    tune_parser.add_argument("--epochs", type=int, default=3)
-    tune_parser.add_argument("--batch-size", type=int, default=32)
+    tune_parser.add_argument("--cased", action="store_true",
+                             help="keep case and accents (default: the pretrained model's casing)")
+    tune_parser.add_argument("--epochs", type=int, default=3, help="passes over the training data (default: 3)")
+    tune_parser.add_argument("--batch-size", type=int, default=32, help="examples per step (default: 32)")
     tune_parser.add_argument("--learning-rate", type=float,
                              help="peak (default: the model's preset's, ELECTRA paper Table 7: Small 3e-4, "
                                   "Base 1e-4, Large 5e-5; other models 1e-4)")
     tune_parser.add_argument("--layer-decay", type=float,
                              help="layer-wise learning-rate decay (default: the model's preset's: 0.9 for "
                                   "ELECTRA-Large, else 0.8)")
-    tune_parser.add_argument("--sequence-length", type=int, default=128)
-    tune_parser.add_argument("--max-train-examples", type=int)
+    tune_parser.add_argument("--sequence-length", type=int, default=128, help="tokens per example (default: 128)")
+    tune_parser.add_argument("--max-train-examples", type=int,
+                             help="train on a seeded random subset of this size (default: all)")
     tune_parser.add_argument("--optimizer", choices=ADAMW_VARIANTS, default="adamw",
                              help=OPTIMIZER_HELP + " (default: adamw)")
-    tune_parser.add_argument("--seed", type=int, default=0)
+    tune_parser.add_argument("--seed", type=int, default=0, help="initialization, dropout, data order (default: 0)")
     tune_parser.add_argument("--config", action="append", metavar="FIELD=VALUE",
                              help="with --preset: override a ModelConfig field")
     tune_parser.set_defaults(run=finetune)
@@ -532,11 +543,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_parser = commands.add_parser("evaluate", help="score a fine-tuned model")
     evaluate_parser.add_argument("--model", required=True, help="a fine-tuning run folder or .keras file")
     evaluate_parser.add_argument("--task", help="shipped data to score on (sentiment, question-type, ner)")
-    evaluate_parser.add_argument("--split", default="test", choices=["dev", "test", "train"])
+    evaluate_parser.add_argument("--split", default="test", choices=["dev", "test", "train"],
+                                 help="which split of --task to score (default: test)")
     evaluate_parser.add_argument("--data", help="or a labelled file (CSV/TSV/JSONL, CoNLL, SQuAD JSON)")
-    evaluate_parser.add_argument("--text-column", default="text")
-    evaluate_parser.add_argument("--text-b-column")
-    evaluate_parser.add_argument("--label-column", default="label")
+    evaluate_parser.add_argument("--text-column", default="text", help="column of the text (default: text)")
+    evaluate_parser.add_argument("--text-b-column", help="column of the second text of pairs (default: none)")
+    evaluate_parser.add_argument("--label-column", default="label", help="column of the label (default: label)")
     evaluate_parser.set_defaults(run=evaluate)
 
     predict_parser = commands.add_parser("predict", help="run a fine-tuned model on raw text")
@@ -554,9 +566,11 @@ def build_parser() -> argparse.ArgumentParser:
     export_parser.add_argument("--out", required=True,
                                help="saved_model: the model's folder (versions 1/, 2/, ... go inside); "
                                     "tflite: a folder (model.tflite goes inside) or a .tflite path")
-    export_parser.add_argument("--format", choices=["saved_model", "tflite"], default="saved_model")
+    export_parser.add_argument("--format", choices=["saved_model", "tflite"], default="saved_model",
+                               help="TF Serving SavedModel or TFLite (default: saved_model)")
     export_parser.add_argument("--quantize", choices=["none", "dynamic", "float16", "int8"], default="none",
-                               help="tflite only; int8 calibrates on --representative or the run's data")
+                               help="tflite only; int8 calibrates on --representative or the run's data "
+                                    "(default: none)")
     export_parser.add_argument("--representative", help="int8: texts of the task, one per line "
                                                         "(pairs: TEXT<TAB>TEXT_B)")
     export_parser.add_argument("--raw-text", action="store_true",
@@ -570,7 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_parser.set_defaults(run=export)
 
     info_parser = commands.add_parser("info", help="list presets, or describe one")
-    info_parser.add_argument("--preset")
+    info_parser.add_argument("--preset", help="describe this preset (default: list them all)")
     info_parser.add_argument("--recipes", action="store_true",
                              help="list the pretraining recipes (pretrain --recipe NAME)")
     info_parser.add_argument("--share", help=share_help)
@@ -580,9 +594,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What a user can fix (a bad file, flag or value): one line and exit status 2,
+# as argparse reports a bad flag. Anything else is ours: its type, a hint,
+# and exit status 1. --debug shows the traceback of either.
+USER_ERRORS = (ValueError, OSError)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except SystemExit as stop:  # the commands' `raise SystemExit("what was expected")`
+        if args.debug or not isinstance(stop.code, str):
+            raise
+        return _error(stop.code)
+    except Exception as error:
+        if args.debug:
+            raise
+        if isinstance(error, USER_ERRORS):
+            return _error(str(error) or type(error).__name__)
+        print(f"electra-keras: internal error: {type(error).__name__}: {_one_line(str(error))} "
+              "(run again with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def _error(message: str) -> int:
+    print(f"electra-keras: error: {_one_line(message)}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

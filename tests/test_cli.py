@@ -108,3 +108,37 @@ def test_finetune_evaluate_predict_on_user_files(tmp_path, capsys):
     assert LiteRTModel(tmp_path / "edge" / "model.tflite").predict(["a good film", "dull plot"])["label"] == ["pos", "neg"]
     with pytest.raises(SystemExit, match="--quantize applies to --format tflite"):
         main(["export", "--model", str(out), "--out", str(served), "--quantize", "dynamic"])
+
+
+def test_errors_are_one_line_with_status_2_and_tracebacks_only_with_debug(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text('text,label\n"good film,pos\nbad film,neg\n')
+    arguments = ["finetune", "--task", "classification", "--train", str(bad), "--preset", "tiny",
+                 "--out", str(tmp_path / "run")]
+    assert main(arguments) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error == [f"electra-keras: error: {bad}:2: expected 2 fields like the header, found 1"]
+    with pytest.raises(ValueError, match="bad.csv:2: expected 2 fields"):
+        main(["--debug", *arguments])
+    # A command's own check (SystemExit with a message) reads the same.
+    assert main(["predict", "--model", str(tmp_path / "missing"), "text"]) == 2
+    assert capsys.readouterr().err.startswith("electra-keras: error: --model")
+
+
+def test_version_and_every_flag_documented(capsys):
+    import argparse
+
+    from electra_keras import __version__
+    from electra_keras.cli import build_parser
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"electra-keras {__version__}"
+    subcommands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in subcommands.choices.items():
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, f"{name} {action.option_strings or action.dest}: no help"
+            if action.option_strings and action.default not in (None, False) and not action.required:
+                assert f"default: {action.default}" in action.help, (name, action.option_strings)
