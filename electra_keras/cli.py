@@ -262,6 +262,7 @@ def _kind_of(model) -> str:
 
 
 def predict(args) -> int:
+    """Labels with their probabilities (tab-separated, or --format json: one object per line)."""
     model = _load_task_model(args.model)
     kind = _kind_of(model)
     texts = list(args.texts)
@@ -269,25 +270,39 @@ def predict(args) -> int:
         texts += Path(args.input).read_text(encoding="utf-8").splitlines()
     if not texts:
         raise SystemExit("predict: give texts as arguments or --input FILE (one per line)")
+    as_json = args.format == "json"
     if kind == "tagging":
-        for text, tags in zip(texts, model.predict_tags(texts)):
-            print(" ".join(f"{word}/{tag}" for word, tag in zip(text.split(), tags)))
-    elif kind == "squad":
+        from electra_keras.tasks.token_classifier import split_words
+
+        sentences = [split_words(text) for text in texts]
+        for words, tags in zip(sentences, model.predict_tags(sentences)):
+            print(json.dumps({"words": words, "tags": tags}) if as_json
+                  else " ".join(f"{word}/{tag}" for word, tag in zip(words, tags)))
+        return 0
+    if kind == "squad":
         if len(texts) % 2:
             raise SystemExit("predict: a QA model takes QUESTION CONTEXT pairs")
         for answer in model.answer(texts[0::2], texts[1::2]):
-            print(json.dumps(answer))
-    else:
-        if getattr(model, "pair", False):
-            if len(texts) % 2:
-                raise SystemExit("predict: a pair model takes TEXT TEXT_B pairs")
-            inputs = (texts[0::2], texts[1::2])
+            print(json.dumps(answer) if as_json else f"{answer['text']}\t{answer['score']}")
+        return 0
+    pair = getattr(model, "pair", False)
+    if pair and len(texts) % 2:
+        raise SystemExit("predict: a pair model takes TEXT TEXT_B pairs")
+    inputs = (texts[0::2], texts[1::2]) if pair else texts
+    shown = [f"{a} ||| {b}" for a, b in zip(*inputs)] if pair else texts
+    if kind == "regression":
+        for text, score in zip(shown, model.predict_labels(inputs)):
+            print(json.dumps({"text": text, "score": score}) if as_json else f"{score:.6g}\t{text}")
+        return 0
+    probabilities = model.predict_probabilities(inputs)
+    names = [str(name) for name in (model.label_names or range(probabilities.shape[1]))]
+    for text, row in zip(shown, probabilities):
+        best = int(row.argmax())
+        if as_json:
+            print(json.dumps({"text": text, "label": names[best],
+                              "probabilities": {name: float(p) for name, p in zip(names, row)}}))
         else:
-            inputs = texts
-        labels = model.predict_labels(inputs)
-        shown = texts if not getattr(model, "pair", False) else [f"{a} ||| {b}" for a, b in zip(*inputs)]
-        for text, label in zip(shown, labels):
-            print(f"{label}\t{text}")
+            print(f"{names[best]}\t{row[best]:.4f}\t{text}")
     return 0
 
 
@@ -555,6 +570,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict_parser.add_argument("--model", required=True, help="a fine-tuning run folder or .keras file")
     predict_parser.add_argument("texts", nargs="*", help="texts (pairs: TEXT TEXT_B ...; QA: QUESTION CONTEXT ...)")
     predict_parser.add_argument("--input", help="a file with one text per line")
+    predict_parser.add_argument("--format", choices=["text", "json"], default="text",
+                                help="text: LABEL<TAB>PROBABILITY<TAB>TEXT (tagging: word/TAG ...); json: one object "
+                                     "per line with every class's probability (default: text)")
     predict_parser.set_defaults(run=predict)
 
     export_parser = commands.add_parser(

@@ -28,13 +28,13 @@ def test_convert_huggingface_to_keras_and_back(tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
 
 
-def test_convert_errors_name_the_problem(tmp_path):
-    with pytest.raises(SystemExit, match="cannot tell the format of"):
-        main(["convert", str(tmp_path / "nothing"), str(tmp_path / "out.keras")])
+def test_convert_errors_name_the_problem(tmp_path, capsys):
+    assert main(["convert", str(tmp_path / "nothing"), str(tmp_path / "out.keras")]) == 2
+    assert "cannot tell the format of" in capsys.readouterr().err
     source = tmp_path / "source"
     transformers.BertModel(parity._bert_config(transformers)).save_pretrained(source)
-    with pytest.raises(SystemExit, match="OUT must end in .keras"):
-        main(["convert", str(source), str(tmp_path / "out"), "--to", "keras"])
+    assert main(["convert", str(source), str(tmp_path / "out"), "--to", "keras"]) == 2
+    assert "OUT must end in .keras" in capsys.readouterr().err
 
 
 def test_info_lists_presets_and_counts_parameters(capsys):
@@ -84,9 +84,16 @@ def test_finetune_evaluate_predict_on_user_files(tmp_path, capsys):
                  "--text-column", "review"]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] == 1.0
     assert main(["predict", "--model", str(out), "a good film", "dull plot"]) == 0
-    assert capsys.readouterr().out.splitlines() == ["pos\ta good film", "neg\tdull plot"]
-    with pytest.raises(SystemExit, match="no such .keras file"):
-        main(["predict", "--model", str(tmp_path / "missing"), "x"])
+    lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [(label, text) for label, _, text in lines] == [("pos", "a good film"), ("neg", "dull plot")]
+    assert all(0.5 < float(probability) <= 1.0 for _, probability, _ in lines)
+    assert main(["predict", "--model", str(out), "--format", "json", "a good film"]) == 0
+    predicted = json.loads(capsys.readouterr().out)
+    assert predicted["label"] == "pos" and set(predicted["probabilities"]) == {"neg", "pos"}
+    assert sum(predicted["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert float(lines[0][1]) == pytest.approx(predicted["probabilities"]["pos"], abs=1e-4)
+    assert main(["predict", "--model", str(tmp_path / "missing"), "x"]) == 2
+    assert "no such .keras file" in capsys.readouterr().err
 
     # Export: SavedModel versions for TF Serving, and an int8 TFLite model
     # calibrated on the run's own training file (found through options.json).
@@ -106,8 +113,9 @@ def test_finetune_evaluate_predict_on_user_files(tmp_path, capsys):
     assert main(["export", "--model", str(out), "--out", str(tmp_path / "edge"), "--format", "tflite",
                  "--quantize", "int8"]) == 0
     assert LiteRTModel(tmp_path / "edge" / "model.tflite").predict(["a good film", "dull plot"])["label"] == ["pos", "neg"]
-    with pytest.raises(SystemExit, match="--quantize applies to --format tflite"):
-        main(["export", "--model", str(out), "--out", str(served), "--quantize", "dynamic"])
+    capsys.readouterr()
+    assert main(["export", "--model", str(out), "--out", str(served), "--quantize", "dynamic"]) == 2
+    assert "--quantize applies to --format tflite" in capsys.readouterr().err
 
 
 def test_errors_are_one_line_with_status_2_and_tracebacks_only_with_debug(tmp_path, capsys):

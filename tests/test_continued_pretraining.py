@@ -67,4 +67,4 @@ def test_pretrain_init_continues_from_the_checkpoint(bert_folder, tmp_path):
     table, start = (m.backbone.embeddings.word_embeddings.embeddings.numpy() for m in (discriminator, source))
     assert 0 < np.abs(table - start).max() < 0.01
     with pytest.raises(ValueError, match=r"init .* is for objective='electra' \(or its variants\), not 'mlm'"):
-        main(["pretrain", "--init", str(bert_folder), "--out", str(tmp_path / "x"), "--objective", "mlm"])
+        main(["--debug", "pretrain", "--init", str(bert_folder), "--out", str(tmp_path / "x"), "--objective", "mlm"])

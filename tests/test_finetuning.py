@@ -2,6 +2,8 @@
 classification, starting points (runs, .keras, transformers folders), and the
 layer-wise learning rates of `finetune_adamw`."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -104,7 +106,7 @@ def test_classifier_input_errors_name_the_problem(vocabulary):
         TextClassifier(ModelConfig.from_preset("tiny"), vocabulary, num_classes=2)
 
 
-def test_token_classifier_aligns_first_pieces_and_fits_real_ner(tmp_path, vocabulary):
+def test_token_classifier_aligns_first_pieces_and_fits_real_ner(tmp_path, vocabulary, capsys):
     ner = tasks.ner().train
     tagger = TokenClassifier.from_preset("tiny", vocabulary, tag_names=ner.tag_names, config_overrides=SMALL,
                                          sequence_length=48, dropout_rate=0.0)
@@ -138,6 +140,16 @@ def test_token_classifier_aligns_first_pieces_and_fits_real_ner(tmp_path, vocabu
     with pytest.warns(UserWarning, match="tagged 'O'"):
         cut = tagger.predict_tags([["word"] * 60])
     assert len(cut[0]) == 60
+
+    # Raw text is split as the training data is: "Paris," is two words, in Python and in the CLI.
+    raw = "Obama visited Paris, then Berlin."
+    words = ["Obama", "visited", "Paris", ",", "then", "Berlin", "."]
+    assert tagger.predict_tags([raw]) == tagger.predict_tags([words])
+    from electra_keras.cli import main
+
+    assert main(["predict", "--model", str(tmp_path / "tagger.keras"), "--format", "json", raw]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == {"words": words, "tags": tagger.predict_tags([words])[0]}
 
 
 def _one_adam_step_sizes(model, inputs, labels):

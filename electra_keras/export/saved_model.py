@@ -322,7 +322,9 @@ class _ClassifierServable(_Servable):
 
 
 class _TaggerServable(_Servable):
-    """Raw text is split into words at whitespace; every word gets a tag.
+    """Raw text is split into words as `TokenClassifier.predict_tags` splits it
+    (`split_words`: whitespace, and each punctuation mark or CJK ideograph a
+    word of its own); every word gets a tag.
 
     Words beyond the sequence length (or that tokenize to nothing) get "O",
     as `TokenClassifier.predict_tags` gives them.
@@ -346,7 +348,9 @@ class _TaggerServable(_Servable):
     def raw_outputs(self, text, text_b=None):
         # Invalid UTF-8 becomes U+FFFD first, so the `words` output is valid text.
         text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
-        words = tf.strings.split(text)
+        from electra_keras.export.question_answering import basic_tokens
+
+        words = basic_tokens(text)[0]
         features, word_index, first_piece = self.model.word_pieces(words, tokenizer=self.tokenizer)
         piece_tags = self.outputs(features)["tag_ids"]
         num_words = tf.cast(words.row_lengths(), tf.int32)

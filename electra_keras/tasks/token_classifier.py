@@ -170,7 +170,7 @@ class TokenClassifier(TaskModel):
     # -- predictions ----------------------------------------------------------------
 
     def predict_tags(self, x, batch_size=None) -> list[list[str]]:
-        """One tag per word of every sentence (words as lists, or strings split at spaces)."""
+        """One tag per word of every sentence (word lists, or strings split by `split_words`)."""
         sentences = _sentences(x)
         if not sentences:
             return []
@@ -212,13 +212,28 @@ class WordAccuracy(keras.metrics.Mean):
         return super().update_state(correct, sample_weight=labelled)
 
 
+def split_words(text: str) -> list[str]:
+    """A raw sentence's words as tagged corpora (CoNLL, WNUT) write them:
+    split at whitespace, each punctuation mark and CJK ideograph a word of its
+    own ("Paris," is "Paris" and ","), the tokenizer's pre-tokenization
+    (`question_answering.basic_token_spans`, which the serving graph matches).
+
+    Example:
+    >>> split_words("Meet me in Paris, on Monday.")
+    ['Meet', 'me', 'in', 'Paris', ',', 'on', 'Monday', '.']
+    """
+    from electra_keras.tasks.question_answering import basic_token_spans
+
+    return [text[start:end] for start, end in basic_token_spans(text)]
+
+
 def _sentences(x) -> list[list[str]]:
     if isinstance(x, str):
         raise ValueError("x: a list of sentences expected, got one string; wrap it in a list")
     sentences = []
     for row, sentence in enumerate(x):
         if isinstance(sentence, str):
-            sentence = sentence.split()
+            sentence = split_words(sentence)
         sentence = [str(word) for word in sentence]
         sentences.append(sentence)
     return sentences
