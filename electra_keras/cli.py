@@ -212,6 +212,7 @@ def finetune(args) -> int:
         batch_size=args.batch_size, learning_rate=args.learning_rate, layer_decay=args.layer_decay,
         sequence_length=args.sequence_length, max_train_examples=args.max_train_examples,
         seed=args.seed, config=_config_overrides(args.config), optimizer=args.optimizer,
+        early_stopping=args.early_stopping,
     )
     scores = run(options)
     print(json.dumps(scores, indent=2, default=float))
@@ -548,6 +549,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune_parser.add_argument("--sequence-length", type=int, default=128, help="tokens per example (default: 128)")
     tune_parser.add_argument("--max-train-examples", type=int,
                              help="train on a seeded random subset of this size (default: all)")
+    tune_parser.add_argument("--early-stopping", type=int, metavar="EPOCHS",
+                             help="stop after this many epochs without a better dev loss (default: train every "
+                                  "epoch); the best dev epoch is kept either way")
     tune_parser.add_argument("--optimizer", choices=ADAMW_VARIANTS, default="adamw",
                              help=OPTIMIZER_HELP + " (default: adamw)")
     tune_parser.add_argument("--seed", type=int, default=0, help="initialization, dropout, data order (default: 0)")

@@ -78,6 +78,17 @@ def test_finetune_evaluate_predict_on_user_files(tmp_path, capsys):
     scores = json.loads((out / "scores.json").read_text())
     assert scores["kind"] == "classification" and scores["train_examples"] == 24
     assert scores["dev"]["accuracy"] == 1.0
+    # A run folder like a pretraining run's: metrics per epoch, TensorBoard, curves, the best dev epoch kept.
+    epochs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [record["epoch"] for record in epochs] == [1, 2, 3, 4, 5, 6]
+    best = min(epochs, key=lambda record: record["val_loss"])
+    assert scores["epochs"]["best_epoch"] == best["epoch"] and scores["epochs"]["epochs_run"] == 6
+    kept = keras.saving.load_model(out / "model.keras")  # the best epoch's weights, not the last one's
+    dev_labels = [kept.label_names.index(label) for _, label in rows]
+    dev_loss = kept.evaluate([text for text, _ in rows], dev_labels, verbose=0, return_dict=True)["loss"]
+    assert dev_loss == pytest.approx(best["val_loss"], rel=1e-3)
+    assert any((out / "logs").rglob("events.out.tfevents*"))
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     capsys.readouterr()
 
     assert main(["evaluate", "--model", str(out), "--data", str(tmp_path / "dev.csv"),

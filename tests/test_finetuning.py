@@ -226,3 +226,25 @@ def test_from_pretrained_reads_runs_keras_and_transformers_folders(tmp_path, voc
         np.testing.assert_allclose(clf.backbone(inputs)["sequence_output"].numpy(), reference, atol=1e-6)
     with pytest.raises(FileNotFoundError, match="not a pretrained model"):
         TextClassifier.from_pretrained(tmp_path / "nothing-here", num_classes=2)
+
+
+def test_best_dev_epoch_is_kept_and_patience_stops_training():
+    from electra_keras.training.finetune_log import BestEpoch
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.stop_training = False  # as fit sets it
+    callback = BestEpoch(patience=2)
+    callback.set_model(model)
+    kernel = model.weights[0]
+    for epoch, val_loss in enumerate([3.0, 2.0, 2.5, 2.6, 2.7]):
+        if model.stop_training:
+            break
+        kernel.assign(np.full((2, 1), float(epoch), "float32"))  # this epoch's weights
+        callback.on_epoch_end(epoch, {"loss": 1.0, "val_loss": val_loss})
+    callback.on_train_end()
+    # Two epochs without a better dev loss after epoch 2: stopped after epoch 4, epoch 2's weights back.
+    assert model.stop_training and callback.summary(4) == {
+        "selected_by": "val_loss", "best_epoch": 2, "best_value": 2.0, "epochs_run": 4, "stopped_early": True}
+    np.testing.assert_array_equal(kernel.numpy(), np.full((2, 1), 1.0))
+    with pytest.raises(ValueError, match="patience=0"):
+        BestEpoch(patience=0)

@@ -53,6 +53,9 @@ class FinetuningOptions:
         max_train_examples: use only N training examples (a seeded random subset).
         optimizer: "adamw" (bias-corrected, the default) or "official_adamw"
             (see `electra_keras.training.optimizers`).
+        early_stopping: stop after this many epochs without a better dev
+            loss; None trains every epoch. Either way the best dev epoch's
+            weights are kept (`electra_keras.training.finetune_log`).
         seed: initialization, dropout and data order.
         config: ModelConfig overrides for `preset`.
     """
@@ -79,6 +82,7 @@ class FinetuningOptions:
     sequence_length: int = 128
     max_train_examples: int | None = None
     optimizer: str = "adamw"
+    early_stopping: int | None = None
     seed: int = 0
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -99,6 +103,8 @@ class FinetuningOptions:
         for name in ("epochs", "batch_size", "sequence_length"):
             if getattr(self, name) < 1:
                 problems.append(f"{name}={getattr(self, name)}: expected a positive number")
+        if self.early_stopping is not None and self.early_stopping < 1:
+            problems.append(f"early_stopping={self.early_stopping}: expected a number of epochs >= 1 (or None)")
         if problems:
             raise ValueError("Invalid fine-tuning options: " + "; ".join(problems))
 
@@ -219,6 +225,7 @@ def finetune(options: FinetuningOptions, verbose: int = 2) -> dict[str, Any]:
     """
     import keras
 
+    from electra_keras.training.finetune_log import BestEpoch, EpochLog, plot_curves
     from electra_keras.training.optimizers import finetune_adamw
 
     keras.utils.set_random_seed(options.seed)
@@ -239,12 +246,19 @@ def finetune(options: FinetuningOptions, verbose: int = 2) -> dict[str, Any]:
         weight_decay=options.weight_decay, optimizer=options.optimizer,
     ))
     validation = model_inputs(options.kind, splits.dev) if splits.dev is not None else None
+    epoch_log, best = EpochLog(out / "metrics.jsonl", options.epochs), BestEpoch(patience=options.early_stopping)
+    callbacks = [epoch_log, best, keras.callbacks.TensorBoard(log_dir=str(out / "logs"))]
     if options.kind == "squad":
         model.fit(train, validation_data=splits.dev, epochs=options.epochs,
-                  batch_size=options.batch_size, verbose=verbose)
+                  batch_size=options.batch_size, verbose=verbose, callbacks=callbacks)
     else:
         model.fit(x, y, validation_data=validation, epochs=options.epochs,
-                  batch_size=options.batch_size, verbose=verbose)
+                  batch_size=options.batch_size, verbose=verbose, callbacks=callbacks)
+    selection = best.summary(len(epoch_log.records))
+    print(f"kept epoch {selection['best_epoch']} of {selection['epochs_run']} "
+          f"(lowest {selection['selected_by']})" if best.best_epoch else "kept the last epoch (no dev data)")
+    if epoch_log.records:
+        plot_curves(epoch_log.records, out / "curves.png")
     model.save(out / "model.keras")
     (out / "options.json").write_text(json.dumps(dataclasses.asdict(options), indent=2) + "\n")
 
@@ -252,7 +266,7 @@ def finetune(options: FinetuningOptions, verbose: int = 2) -> dict[str, Any]:
     if options.random_init:
         initialization = f"random weights, the architecture of {options.init}"
     scores = {"task": options.task, "kind": options.kind, "init": initialization,
-              "train_examples": _count(train), "total_steps": total_steps}
+              "train_examples": _count(train), "total_steps": total_steps, "epochs": selection}
     for name in ("dev", "test"):
         examples = getattr(splits, name)
         if examples is not None:
