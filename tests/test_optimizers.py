@@ -47,11 +47,13 @@ def test_weight_decay_spares_layer_norm_and_biases():
 
 
 
-def official_adam_weight_decay_steps(params, gradients, learning_rates, weight_decay=0.01, clip_norm=1.0,
-                                     beta_1=0.9, beta_2=0.999, epsilon=1e-6, exclude=("LayerNorm", "bias")):
-    """A NumPy transcription of google-research/electra model/optimization.py:
-    tf.clip_by_global_norm, then AdamWeightDecayOptimizer.apply_gradients (no
-    bias correction; the decay term added to the update before the lr)."""
+def official_steps(params, gradients, learning_rates, lamb=False, weight_decay=0.01, clip_norm=1.0,
+                   beta_1=0.9, beta_2=0.999, epsilon=1e-6, exclude=("LayerNorm", "bias")):
+    """NumPy transcriptions of the official optimizers after `tf.clip_by_global_norm`:
+    google-research/electra model/optimization.py AdamWeightDecayOptimizer (no bias
+    correction; the decay term added to the update before the lr) and, with `lamb`,
+    google-research/albert lamb_optimizer.py LAMBOptimizer (the same update, scaled by the
+    trust ratio |w| / |update| except for the excluded variables)."""
     params = {name: value.astype(np.float64) for name, value in params.items()}
     m = {name: np.zeros_like(value) for name, value in params.items()}
     v = {name: np.zeros_like(value) for name, value in params.items()}
@@ -63,9 +65,14 @@ def official_adam_weight_decay_steps(params, gradients, learning_rates, weight_d
             m[name] = beta_1 * m[name] + (1.0 - beta_1) * grad
             v[name] = beta_2 * v[name] + (1.0 - beta_2) * np.square(grad)
             update = m[name] / (np.sqrt(v[name]) + epsilon)
-            if not any(part in name for part in exclude):
+            excluded = any(part in name for part in exclude)
+            if not excluded:
                 update += weight_decay * param
-            params[name] = param - lr * update
+            ratio = 1.0
+            if lamb and not excluded:  # exclude_from_layer_adaptation defaults to the decay's exclusions
+                w_norm, g_norm = np.linalg.norm(param), np.linalg.norm(update)
+                ratio = (w_norm / g_norm if g_norm > 0 else 1.0) if w_norm > 0 else 1.0
+            params[name] = param - ratio * lr * update
     return params
 
 
@@ -80,7 +87,7 @@ def test_official_adamw_is_the_official_update_rule():
                   for name, shape in names.items()} for step in range(steps)]
     schedule = WarmupLinearDecay(1e-2, total_steps=10, warmup_steps=3)
     learning_rates = [float(schedule(step)) for step in range(steps)]
-    expected = official_adam_weight_decay_steps(start, gradients, learning_rates)
+    expected = official_steps(start, gradients, learning_rates)
 
     results = {}
     for name in ("official_adamw", "adamw"):
@@ -120,32 +127,6 @@ def test_unknown_optimizers_are_named():
         FinetuningOptions(out="x", task="sentiment", preset="tiny", optimizer="sgd")
 
 
-def official_lamb_steps(params, gradients, learning_rates, weight_decay=0.01, clip_norm=1.0, beta_1=0.9,
-                        beta_2=0.999, epsilon=1e-6, exclude=("LayerNorm", "bias")):
-    """A NumPy transcription of google-research/albert optimization.py (global-norm
-    clipping) and lamb_optimizer.py LAMBOptimizer.apply_gradients."""
-    params = {name: value.astype(np.float64) for name, value in params.items()}
-    m = {name: np.zeros_like(value) for name, value in params.items()}
-    v = {name: np.zeros_like(value) for name, value in params.items()}
-    for grads, lr in zip(gradients, learning_rates):
-        norm = np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads.values()))
-        scale = clip_norm / max(norm, clip_norm)
-        for name, param in params.items():
-            grad = grads[name] * scale
-            m[name] = beta_1 * m[name] + (1.0 - beta_1) * grad
-            v[name] = beta_2 * v[name] + (1.0 - beta_2) * np.square(grad)
-            update = m[name] / (np.sqrt(v[name]) + epsilon)
-            excluded = any(part in name for part in exclude)
-            if not excluded:
-                update += weight_decay * param
-            ratio = 1.0
-            if not excluded:  # exclude_from_layer_adaptation defaults to the decay's exclusions
-                w_norm, g_norm = np.linalg.norm(param), np.linalg.norm(update)
-                ratio = (w_norm / g_norm if g_norm > 0 else 1.0) if w_norm > 0 else 1.0
-            params[name] = param - ratio * lr * update
-    return params
-
-
 def test_lamb_is_albert_official_update_rule():
     from electra_keras.training.optimizers import AlbertLamb, pretraining_optimizer
 
@@ -156,7 +137,7 @@ def test_lamb_is_albert_official_update_rule():
     gradients = [{name: (rng.normal(size=shape) * (5.0 if step % 2 else 0.1)).astype("float32")
                   for name, shape in names.items()} for step in range(6)]
     schedule = WarmupLinearDecay(1e-2, total_steps=10, warmup_steps=1)
-    expected = official_lamb_steps(start, gradients, [float(schedule(step)) for step in range(6)])
+    expected = official_steps(start, gradients, [float(schedule(step)) for step in range(6)], lamb=True)
     variables = {key: keras.Variable(value, name=keras_names[key]) for key, value in start.items()}
     optimizer = pretraining_optimizer("lamb", learning_rate=1e-2, total_steps=10, warmup_steps=1)
     assert isinstance(optimizer, AlbertLamb)

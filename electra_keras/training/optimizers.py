@@ -117,28 +117,16 @@ def electra_adamw(
     _check_optimizer(optimizer, ADAMW_VARIANTS)
     if warmup_steps is None:
         warmup_steps = min(10_000, total_steps // 10)
-    if optimizer == "official_adamw":
-        return LayerwiseAdamW(
-            learning_rate=WarmupLinearDecay(learning_rate, total_steps, warmup_steps),
-            weight_decay=weight_decay,
-            bias_correction=False,
-            beta_1=0.9,
-            beta_2=0.999,
-            epsilon=1e-6,
-            global_clipnorm=clipnorm,
-            gradient_accumulation_steps=gradient_accumulation_steps,
-        )
-    optimizer = keras.optimizers.AdamW(
-        learning_rate=WarmupLinearDecay(learning_rate, total_steps, warmup_steps),
-        weight_decay=weight_decay,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-6,
-        global_clipnorm=clipnorm,
+    settings = dict(
+        learning_rate=WarmupLinearDecay(learning_rate, total_steps, warmup_steps), weight_decay=weight_decay,
+        beta_1=0.9, beta_2=0.999, epsilon=1e-6, global_clipnorm=clipnorm,
         gradient_accumulation_steps=gradient_accumulation_steps,
     )
-    optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY))
-    return optimizer
+    if optimizer == "official_adamw":
+        return LayerwiseAdamW(bias_correction=False, **settings)
+    adamw = keras.optimizers.AdamW(**settings)
+    adamw.exclude_from_weight_decay(var_names=list(NO_DECAY))
+    return adamw
 
 
 def _check_optimizer(name: str, known=OPTIMIZERS) -> None:
