@@ -1,9 +1,4 @@
-"""The speed and memory benchmarks in their --quick modes (see test_benchmarks.py).
-
-They run in this process (TensorFlow is imported once); the figures they
-print are not asserted, only that they ran end to end and wrote what they
-promise, with the values that must hold whatever the machine.
-"""
+"""The speed and memory benchmarks in their --quick modes (see test_benchmarks.py)."""
 
 import json
 
