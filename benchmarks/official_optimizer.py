@@ -46,6 +46,9 @@ def parse_args(argv=None):
     parser.add_argument("--root", help="run folder (default ~/runs/official-optimizer/RECIPE)")
     parser.add_argument("--json", help="default benchmarks/results/official_optimizer.json (--quick: none)")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--reuse", metavar="RUN",
+                        help="the vocab.txt and prepared data of an earlier run of the recipe (e.g. "
+                             "~/runs/pretraining-pays/electra-cpu/pretraining), instead of learning and preparing them")
     parser.add_argument("--quick", action="store_true", help="the recipe's toy twin, 4 steps, a tiny corpus")
     return parser.parse_args(argv)
 
@@ -85,6 +88,14 @@ def main(argv=None) -> int:
     print(format_machine(machine))
 
     shared: dict = {}  # the first run's vocabulary and prepared data, reused by the second
+    if args.reuse:
+        run = Path(args.reuse).expanduser()
+        shared = {"vocabulary": str(run / "vocab.txt"), "data": str(run / "data")}
+        if (run / "eval-data").exists():
+            shared["eval_data"] = str(run / "eval-data")
+        missing = [path for path in shared.values() if not Path(path).exists()]
+        if missing:
+            raise SystemExit(f"--reuse {args.reuse}: {', '.join(missing)} not found")
     curves = {}
     for optimizer in OPTIMIZERS:
         out = root / optimizer
