@@ -128,21 +128,19 @@ def answer_spans(model, tokenizer, questions: tf.Tensor, contexts: tf.Tensor) ->
     context_offset = tf.gather(question_length, window_row) + 2
     names = [name for name in ("start_logits", "end_logits", "start_top_index", "start_top_log_probs",
                                "end_top_index", "end_top_log_probs", "answerable_logits") if name in outputs]
-    found = best_spans(
+    best = best_spans(
         {name: outputs[name] for name in names}, context_offset, window_start, window_length, windows_per_row,
         sequence_length=length, reach=window_reach(length, model.max_query_length, model.doc_stride),
         n_best=model.n_best, max_answer_length=model.max_answer_length,
     )
-    score = found["score"]
-    found_span = tf.math.is_finite(score)
-    first_token = _gather_or(piece_token, row_first_piece + found["first"], found_span, 0)
-    last_token = _gather_or(piece_token, row_first_piece + found["last"], found_span, 0)
-    found = found_span if not model.version_2 else (found_span, found["answerable_probability"])
+    score = best["score"]
+    found = tf.math.is_finite(score)
+    first_token = _gather_or(piece_token, row_first_piece + best["first"], found, 0)
+    last_token = _gather_or(piece_token, row_first_piece + best["last"], found, 0)
 
     # 4. Back to the context.
     if model.version_2:
-        found, answerable = found
-        answerable = tf.cast(answerable, tf.float32)
+        answerable = tf.cast(best["answerable_probability"], tf.float32)
         found = found & (answerable >= 0.5)
     start = _gather_or(char_start.flat_values, first_token, found, -1)
     end = _gather_or(char_end.flat_values, last_token, found, -1)
