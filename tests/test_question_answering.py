@@ -395,7 +395,7 @@ def test_electra_head_is_the_official_qa_math(vocabulary):
     # Larger weights than the initializer's, so that every term shows in the logits.
     rng = np.random.default_rng(0)
     for variable in head.weights:
-        variable.assign(rng.normal(scale=0.5, size=variable.shape).astype("float32"))
+        variable.assign(rng.normal(scale=0.25, size=variable.shape).astype("float32"))
     weights = {layer.name: [w.numpy().astype("float64") for w in layer.weights] for layer in
                (head.start_dense, head.end_hidden, head.end_dense, head.answerable_hidden, head.answerable_dense)}
     windows = qa.build_windows(["Who built the tower?", "How tall is it?"], [LONG_CONTEXT, LONG_CONTEXT])
@@ -405,18 +405,21 @@ def test_electra_head_is_the_official_qa_math(vocabulary):
 
     ours = {name: np.asarray(value) for name, value in qa(features).items()}
     official = official_electra_qa(hidden, *mask, weights, beam=4)
-    assert ours["start_logits"].std() > 1.0  # O(1) logits inside the context
-    np.testing.assert_allclose(ours["start_logits"], official["start_logits"], atol=1e-4)
+    allowed = mask[0] * mask[1] + np.eye(mask[0].shape[1])[0] > 0
+    assert ours["start_logits"][allowed].std() > 0.3  # O(1) logits inside the context
+    # 1e-5 where an answer may be; the masked positions sit at -1000 + x, where float32 keeps 6e-5.
+    np.testing.assert_allclose(ours["start_logits"][allowed], official["start_logits"][allowed], atol=1e-5)
+    np.testing.assert_allclose(ours["start_logits"], official["start_logits"], atol=2e-4)
     np.testing.assert_array_equal(ours["start_top_index"], official["start_top_index"])
     np.testing.assert_array_equal(ours["end_top_index"], official["end_top_index"])
     for name in ("start_top_log_probs", "end_top_log_probs"):
-        np.testing.assert_allclose(ours[name], official[name], atol=1e-4)
-    np.testing.assert_allclose(ours["answerable_logits"], -official["impossible_logit"], atol=1e-4)
+        np.testing.assert_allclose(ours[name], official[name], atol=1e-5)
+    np.testing.assert_allclose(ours["answerable_logits"], -official["impossible_logit"], atol=1e-5)
     # Training conditions the end on the gold start.
     gold = (windows.context_offset[:3] + np.array([0, 3, 5])).astype("int32")
     trained = qa({**features, "start_positions": gold})
     conditioned = official_electra_qa(hidden, *mask, weights, beam=4, start_positions=gold)
-    np.testing.assert_allclose(trained["end_logits"].numpy(), conditioned["end_logits"], atol=1e-4)
+    np.testing.assert_allclose(trained["end_logits"].numpy()[allowed], conditioned["end_logits"][allowed], atol=1e-5)
 
 
 def test_electra_head_fits_squad_v2_and_round_trips(tmp_path, vocabulary):
