@@ -2,8 +2,8 @@
 
 Exports one fine-tuned sentiment classifier (a run folder of `electra-keras
 finetune --task sentiment`) as the reloaded SavedModel (raw text in) and as
-TFLite float32, dynamic-range int8, float16, full int8 (calibrated on 200
-training texts) and the raw-text TFLite variant, then runs every one on the
+TFLite float32, dynamic-range int8, float16, full int8 and int16x8 (both
+calibrated on 200 training texts) and the raw-text TFLite variant, then runs every one on the
 1,040 test sentences and prints, next to Keras: the max |logit difference|,
 the accuracy, and the accuracy change in points.
 
@@ -85,6 +85,7 @@ def main(argv=None) -> int:
     variants = {"TFLite float32": dict(quantize="none"), "TFLite dynamic-range int8": dict(quantize="dynamic"),
                 "TFLite float16": dict(quantize="float16"),
                 "TFLite full int8": dict(quantize="int8", representative_texts=data.train.texts),
+                "TFLite int16x8 (int16 activations)": dict(quantize="int16x8", representative_texts=data.train.texts),
                 "TFLite raw text, float32": dict(raw_text=True),
                 "TFLite raw text, dynamic int8": dict(raw_text=True, quantize="dynamic")}
     if args.quick:

@@ -7,8 +7,8 @@ One run, one machine, the same weights everywhere:
   signatures: `token_ids` (the model alone) and `serving_default` (raw text:
   tokenization in the graph, what TF Serving runs);
 * TFLite in LiteRT (`ai_edge_litert`, all usable CPU threads): float32,
-  dynamic-range int8, float16 and full int8 (the model alone; tokenization
-  happens in the app);
+  dynamic-range int8, float16, full int8 and int16x8 (int16 activations)
+  (the model alone; tokenization happens in the app);
 * transformers' PyTorch `ElectraForSequenceClassification` with the same
   encoder weights (converted by `to_huggingface`; its head is transformers'
   two-layer one, random: a 256x256 dense layer more, no measurable cost).
@@ -16,6 +16,14 @@ One run, one machine, the same weights everywhere:
 Latency: batch 1, median of --repeats calls. Throughput: batch 32, median of
 5 calls. Sequence length 128 (inputs padded to it; the model does the full
 work). Also the size of each artifact on disk.
+
+A second table runs the real length distribution: sentences of the shipped
+sentiment test set (a seeded sample), one per batch-1 call and 32 per batch,
+each variant padding as it would in production: the raw-text SavedModel to
+the batch's longest sequence rounded up to 16 (`length_bucket`), the
+token-id SavedModel and PyTorch to the batch's longest sequence (what a
+client that tokenizes itself sends, and what transformers' tokenizer does
+with padding=True), TFLite to its fixed length.
 
 Run from the repository root (after `make test` set up .venv):
 
@@ -98,7 +106,7 @@ def main(argv=None) -> int:
     lite_files = {}
     representative = [SENTENCE, "two hours I will never get back", "a tedious, joyless mess"] * 70
     # --quick converts in this process (the converter's leak does not matter for two models).
-    for quantize in ("none", "dynamic") if args.quick else ("none", "dynamic", "float16", "int8"):
+    for quantize in ("none", "dynamic") if args.quick else ("none", "dynamic", "float16", "int8", "int16x8"):
         start = time.perf_counter()
         lite_files[quantize] = export_tflite(model, work / f"tflite-{quantize}" / "model.tflite", quantize=quantize,
                                              representative_texts=representative, isolate=not args.quick)
@@ -117,14 +125,18 @@ def main(argv=None) -> int:
         "SavedModel, raw text (TF Serving's path)":
             (lambda n: raw_signature(text=tf.constant(texts[n]))["logits"].numpy(), saved_model),
     }
-    names = {"none": "float32", "dynamic": "dynamic-range int8", "float16": "float16", "int8": "full int8"}
+    names = {"none": "float32", "dynamic": "dynamic-range int8", "float16": "float16", "int8": "full int8",
+             "int16x8": "int16x8"}
     for quantize, lite in lite_models.items():
         variants[f"TFLite {names[quantize]}"] = (
             lambda n, lite=lite: lite.run(**as_numpy[n])["logits"], lite_files[quantize])
 
-    torch_variant = _pytorch_variant(model, work, as_numpy, threads)
-    if torch_variant is not None:
-        variants["PyTorch ElectraForSequenceClassification"] = torch_variant
+    torch_model = _pytorch_classifier(model, work, threads)
+    if torch_model is not None:
+        torch_classifier, torch_file = torch_model
+        torch_runs = {n: _torch_runner(torch_classifier, as_numpy[n]) for n in as_numpy}
+        # transformers' head differs (see the module docstring): its logit diff is no parity figure.
+        variants["PyTorch ElectraForSequenceClassification"] = (lambda n: torch_runs[n](), torch_file)
 
     reference = model(packed[1], training=False).numpy()
     rows, measured = [], []
@@ -143,14 +155,22 @@ def main(argv=None) -> int:
                "size MiB", "max abs logit diff vs Keras"]
     title = f"{args.preset} sentiment classifier, sequence length {length}, {threads} threads:"
     print_tables(title, headers, rows, args.markdown)
+    real_rows, real_measured, lengths = real_length_rows(
+        args, model, raw_signature, token_signature, lite_models,
+        None if torch_model is None else torch_model[0], threads)
+    print_tables(f"The same models on sentiment test sentences (length in tokens: median {lengths['median_tokens']:.0f}, "
+                 f"90th percentile {lengths['p90_tokens']:.0f}, max {lengths['max_tokens']}; at most {length}):",
+                 ["variant", "batch 1 latency ms (median)", f"batch {args.batch_size} seq/s"], real_rows, args.markdown)
     if args.json:
         Path(args.json).write_text(json.dumps({
             "machine": machine_description(), "preset": args.preset, "sequence_length": length,
-            "batch_size": args.batch_size, "threads": threads, "quick": args.quick, "rows": measured}, indent=2))
+            "batch_size": args.batch_size, "threads": threads, "quick": args.quick, "rows": measured,
+            "real_lengths": {**lengths, "rows": real_measured}}, indent=2))
     return 0
 
 
-def _pytorch_variant(model, work: Path, inputs, threads: int):
+def _pytorch_classifier(model, work: Path, threads: int):
+    """transformers' ElectraForSequenceClassification with our encoder's weights, or None."""
     try:
         import torch
         import transformers
@@ -163,16 +183,88 @@ def _pytorch_variant(model, work: Path, inputs, threads: int):
     folder = to_huggingface(model.backbone, work / "huggingface")
     classifier = transformers.ElectraForSequenceClassification.from_pretrained(folder, num_labels=2).eval()
     classifier.save_pretrained(folder)
-    as_torch = {n: dict(input_ids=torch.from_numpy(d["input_ids"]).long(),
-                        attention_mask=torch.from_numpy(d["input_mask"]).long(),
-                        token_type_ids=torch.from_numpy(d["segment_ids"]).long()) for n, d in inputs.items()}
+    return classifier, folder / "model.safetensors"
 
-    def run(n):
+
+def _torch_runner(classifier, ids: dict):
+    """Logits of `classifier` on our packed numpy inputs."""
+    import torch
+
+    inputs = dict(input_ids=torch.from_numpy(ids["input_ids"]).long(),
+                  attention_mask=torch.from_numpy(ids["input_mask"]).long(),
+                  token_type_ids=torch.from_numpy(ids["segment_ids"]).long())
+
+    def run():
         with torch.inference_mode():
-            return classifier(**as_torch[n]).logits.numpy()
+            return classifier(**inputs).logits.numpy()
 
-    # The heads differ (see the module docstring), so its logit diff is not a parity figure.
-    return run, folder / "model.safetensors"
+    return run
+
+
+def _to_longest(packed) -> dict:
+    """Numpy token-id inputs cut to the batch's longest sequence (a client padding to the longest)."""
+    width = int(packed["padding_mask"].numpy().sum(axis=1).max())
+    return {"input_ids": packed["token_ids"].numpy()[:, :width], "input_mask": packed["padding_mask"].numpy()[:, :width],
+            "segment_ids": packed["segment_ids"].numpy()[:, :width]}
+
+
+def real_length_rows(args, model, raw_signature, token_signature, lite_models, torch_model, threads):
+    """Batch-1 latency and batch throughput on sentences of the sentiment test set."""
+    import numpy as np
+    import tensorflow as tf
+
+    from electra_keras.data import tasks
+
+    test = list(tasks.sentiment().test.texts)
+    sample = [test[i] for i in np.random.default_rng(0).permutation(len(test))]
+    singles = sample[: args.repeats + 3]
+    batches = [sample[i * args.batch_size:(i + 1) * args.batch_size] for i in range(5 + 1)]
+    lengths = model.tokenizer(sample[: 32 * 6])["padding_mask"].numpy().sum(axis=1)
+
+    def cycling(calls):
+        state = {"i": 0}
+
+        def run():
+            call = calls[state["i"] % len(calls)]
+            state["i"] += 1
+            return call()
+        return run
+
+    def raw(texts):
+        return lambda: raw_signature(text=tf.constant(texts))["logits"].numpy()
+
+    def ids_longest(texts):
+        ids = {k: tf.constant(v) for k, v in _to_longest(model.tokenizer(texts)).items()}
+        return lambda: token_signature(**ids)["logits"].numpy()
+
+    def lite(runner):
+        def build(texts):
+            packed = model.tokenizer(texts)
+            ids = {"input_ids": packed["token_ids"].numpy(), "input_mask": packed["padding_mask"].numpy(),
+                   "segment_ids": packed["segment_ids"].numpy()}
+            return lambda: runner.run(**ids)["logits"]
+        return build
+
+    builders = {"SavedModel, raw text (bucketed padding)": raw,
+                "SavedModel, token ids (padded to the longest)": ids_longest}
+    for quantize, label in (("none", "TFLite float32 (fixed length)"), ("dynamic", "TFLite dynamic-range int8 (fixed length)")):
+        if quantize in lite_models:
+            builders[label] = lite(lite_models[quantize])
+    if torch_model is not None:
+        builders["PyTorch (padded to the longest)"] = (
+            lambda texts: _torch_runner(torch_model, _to_longest(model.tokenizer(texts))))
+    rows, measured = [], []
+    for name, build in builders.items():
+        latency = median_timing(cycling([build([t]) for t in singles]), repeats=args.repeats,
+                                warmup=1 if args.quick else 3)
+        batch = median_timing(cycling([build(b) for b in batches]), repeats=2 if args.quick else 5, warmup=1)
+        measured.append({"variant": name, "batch1_latency": latency.as_dict(),
+                         "batch_throughput_seq_per_s": args.batch_size / batch.median})
+        rows.append([name, f"{latency.median * 1e3:.1f}", f"{args.batch_size / batch.median:.1f}"])
+        print(rows[-1], flush=True)
+    summary = {"median_tokens": float(np.median(lengths)), "p90_tokens": float(np.percentile(lengths, 90)),
+               "max_tokens": int(lengths.max())}
+    return rows, measured, summary
 
 
 if __name__ == "__main__":

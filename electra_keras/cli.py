@@ -311,7 +311,7 @@ def export(args) -> int:
     """A fine-tuned task model (run folder or .keras) or any pretrained encoder."""
     from electra_keras.export import export_saved_model
     from electra_keras.export.serving import write_models_config
-    from electra_keras.export.tflite import export_tflite
+    from electra_keras.export.tflite import CALIBRATED, export_tflite
 
     source = Path(args.model)
     task_file = source / "model.keras" if source.is_dir() else source
@@ -327,14 +327,15 @@ def export(args) -> int:
     if args.format == "saved_model":
         if args.quantize != "none":
             raise SystemExit("export: --quantize applies to --format tflite")
-        path = export_saved_model(model, args.out, version=args.version, pair=args.pair, **common)
+        path = export_saved_model(model, args.out, version=args.version, pair=args.pair,
+                                  length_bucket=args.length_bucket or None, **common)
         config = write_models_config(Path(args.out).parent)
         print(f"SavedModel: {path} (signatures serving_default, token_ids); TF Serving config: {config}")
         return 0
     out = Path(args.out)
     out = out if out.suffix == ".tflite" else out / "model.tflite"
     representative = None
-    if args.quantize == "int8":
+    if args.quantize in CALIBRATED:
         representative = _representative_texts(args, source)
     path = export_tflite(model, out, quantize=args.quantize, representative_texts=representative,
                          pair=args.pair, raw_text=args.raw_text, isolate=True, **common)
@@ -368,7 +369,7 @@ def _representative_texts(args, source: Path):
         return lines
     options_file = (source if source.is_dir() else source.parent) / "options.json"
     if not options_file.is_file():
-        raise SystemExit("export: --quantize int8 needs --representative FILE (texts of the task), "
+        raise SystemExit(f"export: --quantize {args.quantize} needs --representative FILE (texts of the task), "
                          f"or a fine-tuning run folder with options.json (not found: {options_file})")
     from electra_keras.training.finetune import FinetuningOptions, load_task_data, model_inputs
 
@@ -590,15 +591,19 @@ def build_parser() -> argparse.ArgumentParser:
                                     "tflite: a folder (model.tflite goes inside) or a .tflite path")
     export_parser.add_argument("--format", choices=["saved_model", "tflite"], default="saved_model",
                                help="TF Serving SavedModel or TFLite (default: saved_model)")
-    export_parser.add_argument("--quantize", choices=["none", "dynamic", "float16", "int8"], default="none",
-                               help="tflite only; int8 calibrates on --representative or the run's data "
-                                    "(default: none)")
-    export_parser.add_argument("--representative", help="int8: texts of the task, one per line "
+    export_parser.add_argument("--quantize", choices=("none", "dynamic", "float16", "int8", "int16x8"),
+                               default="none",
+                               help="tflite only; int8 and int16x8 (int16 activations) calibrate on "
+                                    "--representative or the run's data (default: none)")
+    export_parser.add_argument("--representative", help="int8, int16x8: texts of the task, one per line "
                                                         "(pairs: TEXT<TAB>TEXT_B)")
     export_parser.add_argument("--raw-text", action="store_true",
                                help="tflite, single-text classifiers: the tokenizer inside the model "
                                     "(TF-Text custom ops; LiteRTModel registers them)")
     export_parser.add_argument("--version", type=int, help="saved_model version folder (default: next free)")
+    export_parser.add_argument("--length-bucket", type=int, default=16,
+                               help="saved_model: pad each raw-text request to its longest sequence rounded up "
+                                    "to a multiple of this; 0 pads to the full sequence length (default: 16)")
     export_parser.add_argument("--vocabulary", help="override the vocab.txt")
     export_parser.add_argument("--cased", action="store_true", help="bare encoders: a cased vocabulary")
     export_parser.add_argument("--sequence-length", type=int, help="bare encoders: tokens per input (default 128)")

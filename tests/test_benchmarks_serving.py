@@ -17,6 +17,11 @@ def test_serving_latency_quick(tmp_path):
         if name.startswith(("Keras", "SavedModel", "TFLite float32")):
             assert row["max_abs_logit_diff"] < 1e-4, name  # every float32 path serves the same model
     assert rows["TFLite dynamic-range int8"]["size_bytes"] < rows["TFLite float32"]["size_bytes"]
+    real = json.loads(out.read_text())["real_lengths"]
+    assert 3 <= real["median_tokens"] <= real["p90_tokens"] <= real["max_tokens"] <= 16
+    assert {row["variant"] for row in real["rows"]} >= {"SavedModel, raw text (bucketed padding)",
+                                                        "PyTorch (padded to the longest)"}
+    assert all(row["batch_throughput_seq_per_s"] > 0 for row in real["rows"])
 
 
 def test_export_quality_quick(tmp_path):

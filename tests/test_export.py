@@ -238,6 +238,36 @@ def test_fresh_process_with_only_tensorflow_serves_like_keras(tmp_path, models, 
     assert max_diff(served["qa_ids/answerable_logits"], outputs["answerable_logits"]) <= TOLERANCE
 
 
+def test_raw_text_requests_pad_to_their_bucket_not_the_full_length(tmp_path, models, vocabulary):
+    """A batch of short texts runs at its longest sequence rounded up to the bucket, with the
+    full-length outputs at every real position; None keeps the full length."""
+    classifier, tagger, discriminator = models["classifier"], models["tagger"], models["discriminator"]
+    short = ["a film", "two hours i will never get"]  # 4 and 8 pieces with [CLS], [SEP]
+    lengths = classifier.tokenizer(short)["padding_mask"].numpy().sum(axis=1).tolist()
+    assert lengths == [4, 8] and LENGTH == 16
+    for bucket, width in ((3, 9), (16, 16), (None, 16)):
+        folder = tmp_path / f"bucket-{bucket}"
+        encoder = tf.saved_model.load(str(export_saved_model(
+            discriminator, folder / "encoder", vocabulary=vocabulary, sequence_length=LENGTH,
+            length_bucket=bucket))).signatures["serving_default"]
+        served = encoder(text=tf.constant(short))
+        assert served["sequence_output"].shape[1] == width and served["padding_mask"].shape[1] == width
+        packed = classifier.tokenizer(short)
+        full = discriminator.encoder(packed)["sequence_output"].numpy()
+        real = packed["padding_mask"].numpy()[:, :width, None] > 0
+        assert max_diff(np.where(real, served["sequence_output"], 0), np.where(real, full[:, :width], 0)) <= TOLERANCE
+
+        served = tf.saved_model.load(str(export_saved_model(classifier, folder / "classifier", length_bucket=bucket)))
+        logits = served.signatures["serving_default"](text=tf.constant(short))["logits"]
+        assert max_diff(logits, classifier.predict(short, verbose=0)) <= TOLERANCE
+    tags = tf.saved_model.load(str(export_saved_model(tagger, tmp_path / "tagger", length_bucket=3)))
+    served = {k: v.numpy() for k, v in tags.signatures["serving_default"](text=tf.constant(SENTENCES)).items()}
+    for row, sentence_tags in enumerate(tagger.predict_tags(SENTENCES)):
+        assert [t.decode() for t in served["tags"][row][: len(sentence_tags)]] == sentence_tags
+    with pytest.raises(ValueError, match="length_bucket: expected a positive int or None; got 0"):
+        export_saved_model(classifier, tmp_path / "bad", length_bucket=0)
+
+
 def test_graph_ops_are_on_the_serving_allow_list(exported, tmp_path):
     sections = allowed_ops()
     assert all(hasattr(tf.raw_ops, op) for op in sections["core"]), "a [core] op that is not core TensorFlow"
@@ -339,6 +369,8 @@ def tflite_models(models, tmp_path_factory):
         # int8 in a child process: the path a many-model run takes.
         "int8": export_tflite(classifier, root / "int8" / "model.tflite", quantize="int8",
                               representative_texts=TEXTS * 10, isolate=True),
+        "int16x8": export_tflite(classifier, root / "int16x8" / "model.tflite", quantize="int16x8",
+                                 representative_texts=TEXTS * 10),
         # The tokenizer inside, as TF-Text custom ops.
         "raw_text": export_tflite(classifier, root / "raw" / "model.tflite", raw_text=True),
     }
@@ -358,10 +390,13 @@ def test_tflite_uses_builtins_only_and_matches_keras(models, tflite_models):
         tolerance = 1e-4 if quantize == "none" else 0.05
         assert max_diff(outputs["logits"], logits) <= tolerance, quantize
         sizes[quantize] = path.stat().st_size
+        dtypes = {detail["dtype"] for detail in model.interpreter.get_tensor_details()}
+        assert (np.int16 in dtypes) == (quantize == "int16x8"), quantize  # int16 activations
         info = json.loads((path.parent / "model.json").read_text())
         assert info["quantize"] == quantize and info["labels"] == NAMES and info["sequence_length"] == LENGTH
     assert LiteRTModel(tflite_models["none"]).predict(TEXTS)["label"] == classifier.predict_labels(TEXTS)
-    assert sizes["dynamic"] < 0.4 * sizes["none"] and sizes["int8"] < 0.4 * sizes["none"]
+    assert max(sizes["dynamic"], sizes["int8"]) < 0.4 * sizes["none"]
+    assert sizes["int16x8"] < 0.6 * sizes["none"]  # the word table is an int16 activation of its gather
     with pytest.raises(ValueError, match="representative_texts"):
         export_tflite(classifier, Path("unused.tflite"), quantize="int8")
 

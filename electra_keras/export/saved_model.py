@@ -6,6 +6,9 @@ layout, with two signatures:
 
 * `serving_default` takes raw strings, `text` (and `text_b` for pair tasks),
   shape [batch]; tokenization, truncation and packing run inside the graph.
+  A batch is padded to its longest sequence rounded up to a multiple of
+  `length_bucket` (16 tokens by default), not to the full sequence length:
+  a short sentence costs a short forward pass.
 * `token_ids` takes int32 `input_ids`, `input_mask` and `segment_ids`, shape
   [batch, length] with both dimensions dynamic (length up to the encoder's
   positions), for clients that tokenize themselves.
@@ -67,6 +70,7 @@ def export_saved_model(
     sequence_length: int | None = None,
     pair: bool = False,
     version: int | None = None,
+    length_bucket: int | None = 16,
 ) -> Path:
     """Writes `model` as a servable SavedModel under `base_dir/<version>/`.
 
@@ -80,6 +84,12 @@ def export_saved_model(
         pair: a bare encoder's raw signature takes `text` and `text_b`.
         version: the version folder; default the next free number. An
             existing version is never overwritten.
+        length_bucket: raw-text requests are padded to their longest
+            sequence rounded up to a multiple of this (at most the sequence
+            length); None pads every request to the full sequence length.
+            Outputs per word or per class do not depend on it; a bare
+            encoder's `sequence_output` and `padding_mask` are as long as the
+            padded batch. Question answering always packs full windows.
 
     Returns:
         The version folder written.
@@ -92,8 +102,12 @@ def export_saved_model(
     target = Path(base_dir) / str(version) if version is not None else next_version_dir(base_dir)
     if target.exists():
         raise FileExistsError(f"{target}: this version exists; pick another or leave `version` out")
+    if length_bucket is not None and (isinstance(length_bucket, bool) or not isinstance(length_bucket, int)
+                                      or length_bucket < 1):
+        raise ValueError(f"length_bucket: expected a positive int or None; got {length_bucket!r}")
     with tempfile.TemporaryDirectory() as assets:
         servable = servable_for(model, vocabulary, lowercase, sequence_length, pair, assets=assets)
+        servable.length_bucket = length_bucket
         servable.write(target)
     unknown = unservable_ops(target)
     if unknown:
@@ -184,6 +198,27 @@ _IDS = [
 ]
 
 
+def bucketed(inputs: dict[str, tf.Tensor], bucket: int | None) -> dict[str, tf.Tensor]:
+    """Packed inputs cut to the batch's longest sequence, rounded up to a multiple of `bucket`.
+
+    Positions past every sequence's end are padding in every row, and padding
+    changes nothing that a real token sees, so the outputs at real positions
+    are those of the full length. Rounding to buckets keeps the number of
+    distinct shapes small (oneDNN caches its kernels per shape).
+
+    >>> packed = {"token_ids": tf.constant([[2, 5, 3, 0, 0, 0]]), "padding_mask": tf.constant([[1, 1, 1, 0, 0, 0]])}
+    >>> bucketed(packed, 2)["token_ids"].numpy().tolist()
+    [[2, 5, 3, 0]]
+    """
+    if bucket is None:
+        return inputs
+    full = tf.shape(inputs["padding_mask"])[1]
+    lengths = tf.reduce_sum(tf.cast(inputs["padding_mask"], tf.int32), axis=1)
+    longest = tf.reduce_max(tf.concat([lengths, [1]], axis=0))  # an empty batch keeps one position
+    width = tf.minimum(full, (longest + bucket - 1) // bucket * bucket)
+    return {name: value[:, :width] for name, value in inputs.items()}
+
+
 def _as_text(value) -> str:
     """A text, or a tagger's word list joined at spaces (the same pieces)."""
     return " ".join(value) if isinstance(value, (list, tuple)) else value
@@ -206,6 +241,7 @@ class _Servable:
         self.pair = pair
         self.tables = list(tokenizer.resources)
         self.label_names: list[str] | None = None
+        self.length_bucket: int | None = None  # set by export_saved_model; TFLite keeps fixed shapes
 
     def numeric_outputs(self, inputs) -> dict[str, tf.Tensor]:
         raise NotImplementedError
@@ -214,7 +250,7 @@ class _Servable:
         return self.numeric_outputs(inputs)
 
     def raw_outputs(self, text, text_b=None) -> dict[str, tf.Tensor]:
-        return self.outputs(self.tokenizer(text, text_b))
+        return self.outputs(bucketed(self.tokenizer(text, text_b), self.length_bucket))
 
     def raw_endpoint(self):
         """(function, input signature) of `serving_default`."""
@@ -244,15 +280,16 @@ class _Servable:
 
     # -- the TFLite side -----------------------------------------------------------
 
-    def write_fixed_length(self, path: Path) -> None:
+    def write_fixed_length(self, path: Path, batch: int | None = None) -> None:
         """A SavedModel of `numeric_outputs` on [batch, sequence_length] token ids.
 
         TFLite's converter reads variables from a SavedModel (its concrete-
         function path leaves Keras variables as uninitialized resources), and
-        a fixed length lets every op become a builtin.
+        a fixed length lets every op become a builtin. `batch` fixes the batch
+        size too (None: resizable).
         """
         length = self.tokenizer.sequence_length
-        signature = [tf.TensorSpec([None, length], tf.int32, name=spec.name) for spec in _IDS]
+        signature = [tf.TensorSpec([batch, length], tf.int32, name=spec.name) for spec in _IDS]
 
         def numeric(input_ids, input_mask, segment_ids):
             return self.numeric_outputs(_token_inputs(input_ids, input_mask, segment_ids))
@@ -352,7 +389,8 @@ class _TaggerServable(_Servable):
 
         words = basic_tokens(text)[0]
         features, word_index, first_piece = self.model.word_pieces(words, tokenizer=self.tokenizer)
-        piece_tags = self.outputs(features)["tag_ids"]
+        # Cut to the batch's pieces: every first piece lies inside the bucket.
+        piece_tags = self.outputs(bucketed(features, self.length_bucket))["tag_ids"]
         num_words = tf.cast(words.row_lengths(), tf.int32)
         width = tf.reduce_max(tf.concat([num_words, [0]], axis=0))
         batch = tf.shape(num_words)[0]

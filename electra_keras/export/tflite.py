@@ -30,6 +30,10 @@ Quantization (`quantize=`):
   int8 kernel stay float. The inputs (token ids) and outputs stay as they are.
   Measured on a fine-tuned sentiment model it lost 12 points of accuracy
   and ran slower than "dynamic" (benchmarks/RESULTS.md): prefer "dynamic".
+* "int16x8": int8 weights and int16 activations, calibrated like "int8"
+  (LayerNorm's squared difference stays float: LiteRT has no int16 kernel
+  for it). Int16 keeps the activation ranges of layer norm and attention
+  that int8 cannot; see benchmarks/RESULTS.md for its accuracy and speed.
 
 The TFLite converter leaks memory on every `convert()`
 (tensorflow/tensorflow#122598): `isolate=True` converts in a child process,
@@ -47,7 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
-QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
+QUANTIZATIONS = ("none", "dynamic", "float16", "int8", "int16x8")
+CALIBRATED = ("int8", "int16x8")
 INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
 REPRESENTATIVE_EXAMPLES = 200
 
@@ -72,8 +77,8 @@ def export_tflite(
             `ElectraDiscriminator`.
         path: the `.tflite` file to write; `vocab.txt`, `labels.txt` (task
             models) and `model.json` go in the same folder.
-        quantize: one of "none", "dynamic", "float16", "int8".
-        representative_texts: for "int8": raw inputs of the task (texts, or a
+        quantize: one of "none", "dynamic", "float16", "int8", "int16x8".
+        representative_texts: for "int8" and "int16x8": raw inputs of the task (texts, or a
             (texts, texts_b) pair of lists); a seeded sample of 200 calibrates.
         vocabulary, lowercase, sequence_length: the tokenizer of a bare
             encoder (task models bring their own).
@@ -99,15 +104,15 @@ def export_tflite(
     servable = servable_for(model, vocabulary, lowercase, sequence_length, pair)
     if raw_text:
         _check_raw_text_model(model)
-        if quantize == "int8":
+        if quantize in CALIBRATED:
             raise ValueError(
-                "quantize='int8' with raw_text=True: the converter's calibration cannot run TF-Text's "
+                f"quantize={quantize!r} with raw_text=True: the converter's calibration cannot run TF-Text's "
                 "custom tokenizer ops; use 'dynamic' or 'float16', or full int8 on the token-id model"
             )
     representative = None
-    if quantize == "int8":
+    if quantize in CALIBRATED:
         if representative_texts is None:
-            raise ValueError("quantize='int8' needs representative_texts: raw inputs of the task")
+            raise ValueError(f"quantize={quantize!r} needs representative_texts: raw inputs of the task")
         representative = servable.tokenized(representative_texts, REPRESENTATIVE_EXAMPLES)
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -197,7 +202,13 @@ def _convert(saved_model: str, out: str, quantize: str, representative: str | No
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    if quantize == "int8":
+    if quantize == "int16x8":
+        # int16 activations, int8 weights; ops without such a kernel stay float.
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+            tf.lite.OpsSet.TFLITE_BUILTINS,
+        ]
+    if quantize in CALIBRATED:
         arrays = dict(np.load(representative))
         count = len(next(iter(arrays.values())))
 

@@ -6,6 +6,7 @@ from keras import ops
 
 from electra_keras.layers.activations import get_activation
 from electra_keras.layers.embeddings import truncated_normal
+from electra_keras.layers.normalization import LayerNorm
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")
@@ -127,7 +128,7 @@ class MaskedLMHead(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="dense",
         )
-        self.norm = keras.layers.LayerNormalization(
+        self.norm = LayerNorm(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="norm"
         )
         # === Config ===

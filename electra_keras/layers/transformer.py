@@ -13,6 +13,7 @@ import keras
 
 from electra_keras.layers.activations import get_activation
 from electra_keras.layers.embeddings import truncated_normal
+from electra_keras.layers.normalization import LayerNorm
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")
@@ -55,7 +56,7 @@ class AttentionSublayer(keras.layers.Layer):
             name="attention",
         )
         self.dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy)
-        self.norm = keras.layers.LayerNormalization(
+        self.norm = LayerNorm(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="norm"
         )
         # === Config ===
@@ -142,7 +143,7 @@ class FeedForwardSublayer(keras.layers.Layer):
             name="output",
         )
         self.dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy)
-        self.norm = keras.layers.LayerNormalization(
+        self.norm = LayerNorm(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="norm"
         )
         # === Config ===
