@@ -32,6 +32,7 @@ import collections
 import glob
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -46,6 +47,7 @@ from common import format_machine, machine_description, print_tables  # noqa: E4
 
 # Checked in this order against the lower-cased op name (its scopes); the first hit names the part.
 PARTS = (
+    ("tokenizer", ("tokeniz", "wordpiece", "normalizeutf8", "lookuptable", "hash_table")),
     ("optimizer", ("adam", "lamb", "optimizer", "clip", "global_norm", "/assign", "iteration")),
     ("metrics", ("metric", "auc", "accuracy", "mean/", "/total", "/count")),
     ("dropout", ("dropout",)),
@@ -54,12 +56,13 @@ PARTS = (
     ("embeddings", ("embedding",)),
     ("generator head", ("generator_head", "mlm_head", "masked_lm", "vocab")),
     ("sampling", ("gumbel", "sample", "random", "corrupt")),
-    ("heads and losses", ("head", "loss", "logit", "sigmoid", "softmax_cross")),
+    ("heads and losses", ("head", "classifier", "loss", "logit", "sigmoid", "softmax_cross")),
 )
 
 
 def part_of(name: str) -> str:
-    lowered = name.lower()
+    # Grappler names its rewrites ".../ArithmeticOptimizer/..."; that is no optimizer step.
+    lowered = re.sub(r"[a-z]+optimizer/", "", name.lower())
     for part, needles in PARTS:
         if any(needle in lowered for needle in needles):
             return part

@@ -54,3 +54,17 @@ def test_official_optimizer_quick(tmp_path):
     assert report["train_loss"]["adamw"] != report["train_loss"]["official_adamw"]
     assert set(report["final"]["adamw"]) >= {"val_loss", "val_rtd_auc"}
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_profile_ops_quick(tmp_path):
+    out = tmp_path / "profile.json"
+    assert load("profile_ops").main(["--quick", "--json", str(out)]) == 0
+    targets = json.loads(out.read_text())["targets"]
+    assert set(targets) == {"train", "serve"}
+    for target, report in targets.items():
+        types = {row["name"]: row for row in report["by_type"]}
+        # Every step multiplies matrices; the shares are of the profiled ops' self time.
+        assert any("MatMul" in name for name in types), (target, sorted(types))
+        assert abs(sum(row["share"] for row in report["by_type"]) - 1) < 1e-6
+        assert {row["name"] for row in report["by_part"]} >= {"attention", "feed-forward"}
+    assert "optimizer" in {row["name"] for row in targets["train"]["by_part"]}
