@@ -68,3 +68,24 @@ def test_profile_ops_quick(tmp_path):
         assert abs(sum(row["share"] for row in report["by_type"]) - 1) < 1e-6
         assert {row["name"] for row in report["by_part"]} >= {"attention", "feed-forward"}
     assert "optimizer" in {row["name"] for row in targets["train"]["by_part"]}
+
+
+def test_the_gpu_script_runs_the_amp_xla_variant(tmp_path):
+    """benchmarks/gpu_throughput.sh needs a GPU; its variant and flags are checked here on the CPU."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    script = (Path(__file__).parents[1] / "benchmarks" / "gpu_throughput.sh").read_text()
+    calls = re.findall(r'benchmarks/pretraining_throughput\.py((?:[^\n]|\\\n)*?)\|', script)
+    assert len(calls) == 2
+    throughput = load("pretraining_throughput")
+    for call in calls:
+        args = throughput.parse_args([word.replace('"$OUT', str(tmp_path)).strip('"')
+                                      for word in shlex.split(call.replace("\\\n", " "))])
+        assert args.variants == ["float32", "mixed_bfloat16_xla"] and args.batch_size >= 256
+    out = tmp_path / "amp.json"
+    assert throughput.main(["--quick", "--models", "electra-small", "--variants", "mixed_bfloat16_xla",
+                            "--no-torch", "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["variant"] == "mixed_bfloat16_xla" and row["sequences_per_s"] > 0 and 0 < row["mfu"] < 1
