@@ -1,16 +1,21 @@
-"""Where XLA's time goes on CPU: the ELECTRA train step with and without dropout.
+"""Where XLA's time goes on CPU: the ELECTRA train step with and without dropout,
+with our step random numbers and with Keras' own.
 
-The full benchmark (`pretraining_throughput.py`) finds the XLA-compiled step
-6-9x slower than the plain one on CPU. This probe times four variants of one
-4-layer electra-small step (batch 16, seq 128, pre-masked batches as the
-runner feeds them): {no XLA, XLA} x {dropout 0.1, dropout 0}. If the gap
-closes without dropout, the cost is XLA's CPU random-number generation.
+With Keras' random numbers (TensorFlow's Philox), the XLA-compiled step was
+6-9x slower than the plain one on CPU. This probe times one 4-layer
+electra-small step (batch 16, seq 128, pre-masked batches as the runner
+feeds them) in six variants: {no XLA, XLA} x {dropout and Gumbel noise from
+`layers.random.step_random` (the default), from Keras' RNG, no dropout}. If
+the gap closes without dropout, the cost is XLA's CPU random-number
+generation; the step RNG (a counter-based hash XLA fuses) should close it
+with dropout on.
 
-Run: .venv/bin/python benchmarks/xla_random_ops.py   (about 4 minutes)
-     .venv/bin/python benchmarks/xla_random_ops.py --quick   (a smoke test: the tiny preset, batch 2, 1 timed run)
+Run: .venv/bin/python benchmarks/xla_random_ops.py   (about 6 minutes)
+     .venv/bin/python benchmarks/xla_random_ops.py --quick   (a smoke test: the tiny preset, batch 2, 1 timed run, two variants)
 """
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -27,12 +32,32 @@ import pretraining_throughput as throughput  # noqa: E402
 from common import format_machine, machine_description  # noqa: E402
 
 NO_DROPOUT = {"dropout_rate": 0.0, "attention_dropout_rate": 0.0}
+# (label, pretraining_throughput variant, config overrides, Keras' RNG instead of the step RNG)
 VARIANTS = [
-    ("no XLA, dropout 0.1", "float32", {}),
-    ("XLA, dropout 0.1", "xla", {}),
-    ("no XLA, dropout 0", "float32", NO_DROPOUT),
-    ("XLA, dropout 0", "xla", NO_DROPOUT),
+    ("no XLA, dropout 0.1", "float32", {}, False),
+    ("XLA, dropout 0.1", "xla", {}, False),
+    ("no XLA, dropout 0.1, Keras RNG", "float32", {}, True),
+    ("XLA, dropout 0.1, Keras RNG", "xla", {}, True),
+    ("no XLA, dropout 0", "float32", NO_DROPOUT, False),
+    ("XLA, dropout 0", "xla", NO_DROPOUT, False),
 ]
+QUICK_VARIANTS = ("no XLA, dropout 0.1", "XLA, dropout 0.1, Keras RNG")  # both RNGs, both compilers
+
+
+@contextlib.contextmanager
+def keras_rng(enabled: bool):
+    """The train step without a step_random block: dropout and sampling fall back to Keras' RNG."""
+    from electra_keras.pretraining import base
+
+    if not enabled:
+        yield
+        return
+    original = base.step_random
+    base.step_random = lambda seed, step: contextlib.nullcontext()
+    try:
+        yield
+    finally:
+        base.step_random = original
 
 
 def parse_args(argv=None):
@@ -61,11 +86,14 @@ def main(argv=None) -> int:
     masking = MaskingConfig.for_tokenizer(tokenizer, "electra")
     batches = throughput.synthetic_batches(tokenizer, masking, batch_size=batch_size, count=4)
     results = []
-    for label, variant, overrides in VARIANTS:
+    for label, variant, overrides, old_rng in VARIANTS:
+        if args.quick and label not in QUICK_VARIANTS:
+            continue
         step = throughput.KerasElectraStep(
             preset, vocabulary, batches, variant, {"num_layers": layers, **overrides}
         )
-        step.run(steps)  # tracing and compilation
+        with keras_rng(old_rng):
+            step.run(steps)  # tracing and compilation: the train step is traced here
         times = []
         for _ in range(runs):
             start = time.perf_counter()

@@ -21,7 +21,7 @@ def test_xla_random_ops_quick(tmp_path):
     out = tmp_path / "xla.json"
     assert load("xla_random_ops").main(["--quick", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
-    assert [row["variant"] for row in rows] == [label for label, _, _ in load("xla_random_ops").VARIANTS]
+    assert [row["variant"] for row in rows] == list(load("xla_random_ops").QUICK_VARIANTS)
     assert all(row["median_step_s"] > 0 for row in rows)
 
 
@@ -89,3 +89,183 @@ def test_the_gpu_script_runs_the_amp_xla_variant(tmp_path):
                             "--no-torch", "--json", str(out)]) == 0
     (row,) = json.loads(out.read_text())["rows"]
     assert row["variant"] == "mixed_bfloat16_xla" and row["sequences_per_s"] > 0 and 0 < row["mfu"] < 1
+
+
+# --- pretraining_throughput.py --peer tf-models: the peer's venv and its protocol -----------------------------------
+
+# Speaks benchmarks/peers/tf_models_electra.py's protocol with fixed timings, for machines without the peer's venv.
+FAKE_PEER = '''
+import json, sys
+import numpy as np
+
+with open(sys.argv[1]) as config_file:
+    config = json.load(config_file)
+with np.load(sys.argv[2]) as arrays:
+    batches = {name: arrays[name] for name in arrays.files}
+print(json.dumps({"ready": True, "parameters": int(batches["masked_token_ids"].size),
+                  "trained_parameters": config["vocab_size"], "versions": {}}), flush=True)
+runs = 0
+for line in sys.stdin:
+    command, *count = line.split()
+    if command == "quit":
+        break
+    runs += 1
+    if runs > config.get("runs_before_crash", runs):
+        sys.exit("fake peer: crashed on purpose")
+    print(json.dumps({"seconds": 0.25 * int(count[0])}), flush=True)
+'''
+
+
+def _peer_batches(count=2, batch_size=2, length=16, predictions=3, vocab_size=1000):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    batches = []
+    for _ in range(count):
+        token_ids = rng.integers(100, vocab_size, (batch_size, length)).astype("int32")
+        positions = np.sort(np.stack([rng.choice(np.arange(1, length - 1), predictions, replace=False)
+                                      for _ in range(batch_size)]), axis=1).astype("int32")
+        masked = token_ids.copy()
+        np.put_along_axis(masked, positions, 103, axis=1)
+        batches.append({"token_ids": token_ids, "masked_token_ids": masked,
+                        "segment_ids": np.zeros_like(token_ids), "padding_mask": np.ones_like(token_ids),
+                        "masked_positions": positions, "masked_ids": np.take_along_axis(token_ids, positions, 1),
+                        "masked_weights": np.ones(positions.shape, "float32")})
+    return batches
+
+
+def test_peer_venvs_are_made_once_and_made_again_when_broken(tmp_path):
+    import dataclasses
+
+    import pytest
+
+    load("pretraining_throughput")  # benchmarks/ on sys.path
+    import peers
+
+    catalog = {"fake": peers.Peer(requirements=("a==1",), no_deps=("b==2",), import_check="pass",
+                                  script=tmp_path / "fake.py")}
+    installs = []
+
+    def installer(directory, peer, log):
+        installs.append(peer.pins())
+        (directory / "bin").mkdir(parents=True)
+        (directory / "bin" / "python").write_text("")
+
+    def broken_installer(directory, peer, log):
+        directory.mkdir(parents=True)
+        (directory / "half-installed").write_text("")
+        raise peers.PeerError("pip install failed")
+
+    root = tmp_path / "peers"
+    venv = root / "fake"
+
+    def ensure(chosen_installer):
+        return peers.ensure_peer_venv("fake", root, installer=chosen_installer, log=lambda _: None, peers=catalog)
+
+    with pytest.raises(peers.PeerError, match="pip install failed"):
+        ensure(broken_installer)
+    assert not (venv / peers.MARKER).exists()
+    # The broken venv is removed and made again; then it is reused as it is.
+    assert ensure(installer) == venv / "bin" / "python"
+    assert not (venv / "half-installed").exists() and len(installs) == 1
+    assert ensure(installer) == venv / "bin" / "python" and len(installs) == 1
+    # Other pins: made again.
+    catalog["fake"] = dataclasses.replace(catalog["fake"], requirements=("a==2",))
+    ensure(installer)
+    assert installs == [{"requirements": ["a==1"], "no_deps": ["b==2"]},
+                        {"requirements": ["a==2"], "no_deps": ["b==2"]}]
+    with pytest.raises(peers.PeerError, match="unknown peer 'nope'"):
+        peers.ensure_peer_venv("nope", root, installer=installer, peers=catalog)
+    with pytest.raises(peers.PeerError, match="left no"):
+        peers.ensure_peer_venv("fake", tmp_path / "other", installer=lambda *_: None, log=lambda _: None,
+                               peers=catalog)
+
+    real = peers.PEERS["tf-models"]
+    assert real.script.exists() and "tensorflow==2.20.0" in real.requirements
+    assert all("==" in pin for pin in real.requirements + real.no_deps)
+
+
+def test_a_peer_process_is_timed_between_our_runs(tmp_path):
+    """With the real tf-models script where its venv was made (a --peer run made it), else a fake
+    child speaking the same protocol: the same plumbing, start to table."""
+    import sys
+
+    from electra_keras.config import ModelConfig
+
+    throughput = load("pretraining_throughput")
+    import peers
+
+    config = throughput.tf_models_peer_config(
+        ModelConfig.from_preset("electra-small", num_layers=1, vocab_size=1000),
+        batch_size=2, num_predictions=3, learning_rate=5e-4, warmup=1)
+    real_venv = peers.DEFAULT_ROOT / "tf-models"
+    if (real_venv / peers.MARKER).exists():
+        python, script = real_venv / "bin" / "python", None
+    else:
+        python, script = sys.executable, tmp_path / "fake_peer.py"
+        script.write_text(FAKE_PEER)
+    order = []
+
+    def ours(steps):
+        order.append("ours")
+        return 0.5 * steps
+
+    process = throughput.start_peer("tf-models", config, _peer_batches(), print, python=python, script=script)
+    try:
+        def peer(steps):
+            order.append("tf_models")
+            return process.run(steps)
+
+        timings, errors = throughput.interleaved_timings({"ours": ours, "tf_models": peer}, steps=2, repeats=3)
+    finally:
+        process.close()
+    assert order == ["ours", "tf_models"] * 3 and errors == {}
+    assert timings["ours"].samples == (0.5, 0.5, 0.5) and len(timings["tf_models"].samples) == 3
+    assert process.process.returncode == 0  # it quit when asked
+    if script is None:  # 1-layer ELECTRA-small sizes: the encoders alone hold more than the vocabulary table
+        assert process.ready["trained_parameters"] > 1000 * 128 and process.ready["versions"]["tensorflow"] == "2.20.0"
+    else:
+        assert timings["tf_models"].samples == (0.25, 0.25, 0.25) and process.ready["parameters"] == 2 * 2 * 16
+
+    row = {"model": "electra-small", "variant": "float32", "batch_size": 4, "sequences_per_s": 8.0,
+           "tokens_per_s": 1024.0, "step": {"median_s": 0.5, "spread": 0.0}, "model_flops_per_s": 1e12,
+           "mfu": 0.5, "pytorch": "float32 eager"}
+    row.update(throughput.tf_models_fields(throughput.Timing((0.25, 0.25)), 4, 0.5))
+    assert json.loads(json.dumps(row))["ratio_ours_to_tf_models"] == 0.5
+    assert throughput.table_rows([row], "tf-models")[0][-2:] == ["16.00", "0.50"]
+    assert throughput.table_rows([{**row, "tf_models_error": "PeerError: x"}], "tf-models")[0][-2:] == ["failed", "-"]
+    # Without --peer, the table is today's.
+    assert throughput.headers(None) == throughput.HEADERS and len(throughput.table_rows([row])[0]) == 12
+    assert throughput.parse_args(["--peer", "tf-models"]).peer == "tf-models" and throughput.parse_args([]).peer is None
+
+
+def test_a_failing_peer_is_reported_not_raised(tmp_path):
+    import sys
+
+    import pytest
+
+    throughput = load("pretraining_throughput")
+    import peers
+
+    script = tmp_path / "fake_peer.py"
+    script.write_text(FAKE_PEER)
+    config = {"vocab_size": 10, "runs_before_crash": 1}
+    process = throughput.start_peer("tf-models", config, _peer_batches(count=1), print,
+                                    python=sys.executable, script=script)
+    try:
+        timings, errors = throughput.interleaved_timings(
+            {"ours": lambda steps: 1.0, "tf_models": process.run}, steps=1, repeats=3)
+    finally:
+        process.close()
+    # The first run answered; the second found the child gone, and the peer sat out the third.
+    assert set(timings) == {"ours"} and timings["ours"].samples == (1.0, 1.0, 1.0)
+    assert errors["tf_models"].startswith("PeerError: the peer exited") and "crashed on purpose" in errors["tf_models"]
+
+    silent = tmp_path / "no_model.py"
+    silent.write_text("import sys\nsys.exit('no such model: electra-tiny')\n")
+    with pytest.raises(peers.PeerError, match="no such model: electra-tiny"):
+        peers.PeerProcess(sys.executable, silent)
+    unknown = tmp_path / "says_error.py"
+    unknown.write_text('print(\'{"error": "ValueError: bad config"}\', flush=True)\n')
+    with pytest.raises(peers.PeerError, match="the peer failed: ValueError: bad config"):
+        peers.PeerProcess(sys.executable, unknown)

@@ -7,6 +7,7 @@ from keras_hub.layers import PositionEmbedding, ReversibleEmbedding
 import tensorflow as tf
 
 from electra_keras.layers.normalization import LayerNorm
+from electra_keras.layers.random import Dropout
 
 
 def truncated_normal(stddev: float) -> keras.initializers.Initializer:
@@ -102,7 +103,7 @@ class Embeddings(keras.layers.Layer):
         self.norm = LayerNorm(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="norm"
         )
-        self.dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy)
+        self.dropout = Dropout(dropout_rate, dtype=self.dtype_policy)
 
         # === Config ===
         self.vocab_size = vocab_size

@@ -7,6 +7,7 @@ from keras import ops
 from electra_keras.layers.activations import get_activation
 from electra_keras.layers.embeddings import truncated_normal
 from electra_keras.layers.normalization import LayerNorm
+from electra_keras.layers.random import Dropout
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")
@@ -199,7 +200,7 @@ class SentenceOrderHead(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy)
+        self.dropout = Dropout(dropout_rate, dtype=self.dtype_policy)
         self.classifier = keras.layers.Dense(
             2,
             kernel_initializer=truncated_normal(initializer_range),

@@ -14,6 +14,16 @@ import keras
 from electra_keras.layers.activations import get_activation
 from electra_keras.layers.embeddings import truncated_normal
 from electra_keras.layers.normalization import LayerNorm
+from electra_keras.layers.random import Dropout
+
+
+class _MultiHeadAttention(keras.layers.MultiHeadAttention):
+    """Keras' attention whose probability dropout draws from the training
+    step's keys too (`layers.random.step_random`)."""
+
+    def _build_attention(self, rank):
+        super()._build_attention(rank)
+        self._dropout_layer = Dropout(rate=self._dropout, dtype=self.dtype_policy, seed=self.seed)
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")
@@ -47,7 +57,7 @@ class AttentionSublayer(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         # === Layers ===
-        self.attention = keras.layers.MultiHeadAttention(
+        self.attention = _MultiHeadAttention(
             num_heads=num_heads,
             key_dim=hidden_size // num_heads,
             dropout=attention_dropout_rate,
@@ -55,7 +65,7 @@ class AttentionSublayer(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="attention",
         )
-        self.dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy)
+        self.dropout = Dropout(dropout_rate, dtype=self.dtype_policy)
         self.norm = LayerNorm(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="norm"
         )
@@ -142,7 +152,7 @@ class FeedForwardSublayer(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="output",
         )
-        self.dropout = keras.layers.Dropout(dropout_rate, dtype=self.dtype_policy)
+        self.dropout = Dropout(dropout_rate, dtype=self.dtype_policy)
         self.norm = LayerNorm(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="norm"
         )

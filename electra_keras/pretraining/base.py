@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from electra_keras.base import ConfiguredModel
+from electra_keras.layers.random import step_random
 from electra_keras.pretraining.masking import MaskingConfig, mask_batch
 
 
@@ -42,6 +43,13 @@ def global_mean(values, weights):
     return numerator / tf.maximum(denominator, 1e-6)
 
 
+def _micro_step(optimizer):
+    """The number of train steps run so far: with gradient accumulation,
+    `optimizer.iterations` counts updates, and every micro-batch needs its own draws."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer
+    return getattr(inner, "_iterations", inner.iterations)
+
+
 def _multi_worker(strategy) -> bool:
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
         strategy.extended._in_multi_worker_mode()
@@ -56,10 +64,14 @@ class Pretrainer(ConfiguredModel):
         masking: a `MaskingConfig` (or its dict). Batches without
             `masked_positions` are masked inside the step with it; batches
             from `masked_dataset` arrive masked.
+        seed: the training step's dropout masks and samples are a function
+            of (seed, optimizer step) (`layers.random.step_random`), so a run
+            resumed from a checkpoint draws what the uninterrupted run drew.
     """
 
-    def __init__(self, config, masking: MaskingConfig | dict | None = None, **kwargs):
+    def __init__(self, config, masking: MaskingConfig | dict | None = None, seed: int = 0, **kwargs):
         super().__init__(config, **kwargs)
+        self.seed = int(seed)
         if isinstance(masking, dict):
             masking = MaskingConfig(**{**masking, "special_token_ids": tuple(masking["special_token_ids"])})
         self.masking = masking
@@ -200,7 +212,7 @@ class Pretrainer(ConfiguredModel):
 
     def train_step(self, data):
         batch = self._prepared(data)
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape, step_random(self.seed, _micro_step(self.optimizer)):
             loss, values = self.objective(batch, training=True)
             scaled = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled, self.trainable_weights)
@@ -246,6 +258,7 @@ class Pretrainer(ConfiguredModel):
 
     def get_config(self):
         config = super().get_config()
+        config["seed"] = self.seed
         if self.masking is not None:
             masking = dataclasses.asdict(self.masking)
             masking["special_token_ids"] = list(masking["special_token_ids"])

@@ -63,6 +63,7 @@ import tensorflow as tf
 
 from electra_keras.config import ModelConfig
 from electra_keras.encoder import embeddings_for
+from electra_keras.layers import random as step_random
 from electra_keras.layers.embeddings import truncated_normal
 from electra_keras.models import ElectraDiscriminator, ElectraGenerator, electra_masked_lm_head
 from electra_keras.pretraining.base import Pretrainer, global_mean
@@ -76,7 +77,10 @@ IDENTITY_VARIANTS = ("replace-mlm", "all-tokens-mlm")
 
 def gumbel_max_sample(logits, temperature: float = 1.0):
     """One token per position from softmax(logits / T), via the Gumbel-max trick."""
-    uniform = tf.random.uniform(tf.shape(logits), minval=1e-9, maxval=1.0)
+    if step_random.active():  # a function of (seed, step): resumption draws the same samples
+        uniform = step_random.uniform(tf.shape(logits), step_random.next_key())
+    else:
+        uniform = tf.random.uniform(tf.shape(logits), minval=1e-9, maxval=1.0)
     gumbel = -tf.math.log(-tf.math.log(uniform))
     return tf.argmax(logits / temperature + gumbel, axis=-1, output_type=tf.int32)
 

@@ -523,6 +523,7 @@ def _build_model(options: PretrainingOptions, vocabulary: str, pretrained=None):
         warmup_steps=options.warmup_steps,
         gradient_accumulation_steps=options.gradient_accumulation,
     )
+    model.seed = options.seed  # dropout and samples: a function of (seed, step)
     model.compile(optimizer=optimizer, jit_compile=options.xla)
     return model
 
