@@ -254,3 +254,43 @@ def random_pairs(tokenizer, batch_size: int, length: int, rng) -> dict:
         token_ids[row, -1] = tokenizer.sep_token_id
         segment_ids[row, split + 1 :] = 1
     return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": np.ones_like(token_ids)}
+
+
+# --- the performance summary ----------------------------------------------------------
+
+PERFORMANCE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "performance.json")
+PERFORMANCE_KEYS = (
+    "train_fp32_vs_pytorch", "train_bf16_vs_pytorch", "mfu_fp32",
+    "savedmodel_b1_vs_pytorch", "savedmodel_b32_vs_pytorch", "tflite_int8_b1_vs_pytorch",
+)
+
+
+def record_performance(values: dict, source: str, machine: dict, path: str = PERFORMANCE_FILE) -> dict:
+    """Merges `values` (some of PERFORMANCE_KEYS) into benchmarks/results/performance.json.
+
+    Every ratio is ours divided by PyTorch's from one run: throughputs (the
+    training and batch-32 figures) higher is better, latencies (batch 1)
+    lower is better. Each value keeps the script, date and CPU it came from
+    under "sources"; full runs write it, --quick runs never do.
+    """
+    import json
+
+    unknown = sorted(set(values) - set(PERFORMANCE_KEYS))
+    if unknown:
+        raise ValueError(f"record_performance: unknown keys {unknown}; expected some of {PERFORMANCE_KEYS}")
+    summary = {}
+    if os.path.exists(path):
+        with open(path) as file:
+            summary = json.load(file)
+    sources = summary.pop("sources", {})
+    for key, value in values.items():
+        summary[key] = round(float(value), 4)
+        sources[key] = {"script": source, "date": time.strftime("%Y-%m-%d"), "cpu": machine.get("cpu"),
+                        "gpus": machine.get("tensorflow_gpus") or [], "load_average_1m": machine.get("load_average_1m")}
+    ordered = {key: summary[key] for key in PERFORMANCE_KEYS if key in summary}
+    ordered["sources"] = {key: sources[key] for key in PERFORMANCE_KEYS if key in sources}
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as file:
+        json.dump(ordered, file, indent=2)
+        file.write("\n")
+    return ordered

@@ -50,6 +50,7 @@ from common import (  # noqa: E402
     machine_description,
     median_timing,
     print_tables,
+    record_performance,
     usable_cpus,
 )
 
@@ -161,6 +162,20 @@ def main(argv=None) -> int:
     print_tables(f"The same models on sentiment test sentences (length in tokens: median {lengths['median_tokens']:.0f}, "
                  f"90th percentile {lengths['p90_tokens']:.0f}, max {lengths['max_tokens']}; at most {length}):",
                  ["variant", "batch 1 latency ms (median)", f"batch {args.batch_size} seq/s"], real_rows, args.markdown)
+    by_name = {row["variant"]: row for row in measured}
+    torch_row = by_name.get("PyTorch ElectraForSequenceClassification")
+    if torch_row is not None and not args.quick and args.preset == "electra-small":
+        saved = by_name["SavedModel, raw text (TF Serving's path)"]
+        ratios = {
+            "savedmodel_b1_vs_pytorch": saved["batch1_latency"]["median_s"] / torch_row["batch1_latency"]["median_s"],
+            "savedmodel_b32_vs_pytorch": saved["batch_throughput_seq_per_s"] / torch_row["batch_throughput_seq_per_s"],
+        }
+        if "TFLite dynamic-range int8" in by_name:
+            ratios["tflite_int8_b1_vs_pytorch"] = (by_name["TFLite dynamic-range int8"]["batch1_latency"]["median_s"]
+                                                  / torch_row["batch1_latency"]["median_s"])
+        record_performance(ratios, "benchmarks/serving_latency.py", machine_description())
+        print("Ratios to PyTorch (latency: lower is better; throughput: higher):",
+              ", ".join(f"{key} {value:.2f}" for key, value in ratios.items()))
     if args.json:
         Path(args.json).write_text(json.dumps({
             "machine": machine_description(), "preset": args.preset, "sequence_length": length,

@@ -9,6 +9,8 @@ promise, with the values that must hold whatever the machine.
 
 import json
 
+import pytest
+
 from benchmark_scripts import load
 
 
@@ -68,3 +70,20 @@ def test_replicate_quick(tmp_path):
     assert [len(report["curves"][name]) for name in ("electra", "mlm")] == [2, 2]
     assert report["curves"]["mlm"][-1]["step"] > report["curves"]["electra"][-1]["step"]
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_performance_summary_merges_each_scripts_ratios(tmp_path):
+    common = load("common")
+    path = str(tmp_path / "performance.json")
+    machine = {"cpu": "Test CPU", "tensorflow_gpus": [], "load_average_1m": 0.1}
+    common.record_performance({"mfu_fp32": 0.5123456, "train_fp32_vs_pytorch": 1.7}, "a.py", machine, path)
+    summary = common.record_performance({"savedmodel_b1_vs_pytorch": 0.8, "mfu_fp32": 0.6}, "b.py", machine, path)
+    assert json.loads((tmp_path / "performance.json").read_text()) == summary
+    # Later runs replace their own keys and keep the others, in the order.
+    assert [key for key in summary if key != "sources"] == ["train_fp32_vs_pytorch", "mfu_fp32",
+                                                            "savedmodel_b1_vs_pytorch"]
+    assert summary["mfu_fp32"] == 0.6 and summary["train_fp32_vs_pytorch"] == 1.7
+    assert summary["sources"]["mfu_fp32"]["script"] == "b.py"
+    assert summary["sources"]["train_fp32_vs_pytorch"]["cpu"] == "Test CPU"
+    with pytest.raises(ValueError, match="unknown keys \\['speedup'\\]"):
+        common.record_performance({"speedup": 2.0}, "c.py", machine, path)
