@@ -1,11 +1,13 @@
 """ELECTRA pretraining throughput: ours (Keras 3 on TensorFlow) against the
-same step in PyTorch with transformers, on this machine, in one run.
+same step in PyTorch with transformers (and, with --peer tf-models, in
+tf-models-official), on this machine, in one run.
 
 Run (from the repository root):
 
     .venv/bin/python benchmarks/pretraining_throughput.py                # the full benchmark
     .venv/bin/python benchmarks/pretraining_throughput.py --quick        # a smoke test (2-layer models, 2 steps)
     .venv/bin/python benchmarks/pretraining_throughput.py --markdown --json results.json
+    .venv/bin/python benchmarks/pretraining_throughput.py --variants float32 --peer tf-models
 
 What one training step is, on both sides: a pre-masked batch of
 `--batch-size` sequences of 128 tokens (synthetic random word pieces in the
@@ -32,10 +34,27 @@ warmup + linear decay schedule).
   and optimizer settings; `torch.set_num_threads(<usable CPUs>)`; float32, and
   bf16 autocast for the mixed_bfloat16 rows. Eager PyTorch is the comparison
   for both the float32 and the XLA row.
+- tf-models (`--peer tf-models`, float32 rows only; other rows say why they
+  have none): the TF Model Garden's `ElectraPretrainer` in tf-models-official
+  2.20, which needs TensorFlow 2.20 and tf-keras (Keras 2) and so runs in a
+  virtualenv of its own (benchmarks/peers.py makes it once, in
+  ~/.cache/electra_keras/peers/tf-models, with pinned versions) as a child
+  process, benchmarks/peers/tf_models_electra.py, driven over a line protocol
+  and fed the same pre-masked batches through an .npz file. It is built as
+  tf-models' `electra_task.py` builds it: two `BertEncoder`s (embedding width
+  E, projected to the hidden size), the generator reusing the discriminator's
+  word-embedding layer (tf-models ties only the word table: position and
+  segment tables and the embedding LayerNorm are per encoder, unlike ours
+  and transformers'), the task's losses (MLM + 50 * RTD) and its 'adamw'
+  (`AdamWeightDecay`: decay 0.01 except LayerNorm and biases, global-norm
+  clipping 1.0) under a polynomial warmup and decay, in a `tf.function` step
+  without XLA. Its steps are timed by the child (until the last loss is
+  read), interleaved with ours and PyTorch's run by run. A peer that cannot
+  be installed or started leaves a one-line error in its row.
 
 Timing: `--warmup` untimed steps (tracing and compilation), then `--repeats`
-timed runs of `--steps` consecutive steps each, ours and PyTorch
-interleaved run by run so that both see the same machine load; reported:
+timed runs of `--steps` consecutive steps each, ours and PyTorch (and the
+peer) interleaved run by run so that all see the same machine load; reported:
 the median step time and its spread, (max - min) / median over the runs. The
 ratio ours/PyTorch is the ratio of the two medians' throughputs from the same
 run. Speed is never asserted anywhere: this script only reports.
@@ -97,6 +116,7 @@ from common import (  # noqa: E402
     text_table,
     usable_cpus,
 )
+from peers import PEERS, PeerError, PeerProcess, ensure_peer_venv  # noqa: E402
 
 SEQUENCE_LENGTH = 128
 DEFAULT_MODELS = ("electra-small", "electra-base")
@@ -109,6 +129,8 @@ DEFAULT_BATCH_SIZES = {
 # The paper's peak learning rates; they change no FLOP but keep the step honest.
 LEARNING_RATES = {"electra-small": 5e-4, "electra-base": 2e-4}
 RTD_WEIGHT = 50.0
+# electra_adamw's schedule: linear warmup over 10,000 steps, linear decay to 0 at 1,000,000.
+TOTAL_STEPS, WARMUP_STEPS = 1_000_000, 10_000
 # Several distinct pre-masked batches, cycled, so no step sees the previous one's input.
 DISTINCT_BATCHES = 4
 
@@ -256,10 +278,9 @@ class TorchElectraStep:
             {"params": [p for n, p in named if any(x in n for x in excluded)], "weight_decay": 0.0},
         ]
         self.optimizer = torch.optim.AdamW(groups, lr=learning_rate, betas=(0.9, 0.999), eps=1e-6)
-        total_steps, warmup_steps = 1_000_000, 10_000  # electra_adamw's defaults
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
-            lambda step: max(0.0, (total_steps - step) / total_steps) * min(1.0, step / warmup_steps),
+            lambda step: max(0.0, (TOTAL_STEPS - step) / TOTAL_STEPS) * min(1.0, step / WARMUP_STEPS),
         )
         self.autocast_dtype = getattr(torch, autocast_dtype) if autocast_dtype else None
         # Copies: the batches are read-only views of TensorFlow tensors, which torch cannot wrap.
@@ -344,17 +365,96 @@ class TorchElectraStep:
         gc.collect()
 
 
+# --- tf-models (a peer process) ---------------------------------------------------
+
+
+def tf_models_peer_config(config, batch_size: int, num_predictions: int, learning_rate: float, warmup: int) -> dict:
+    """What benchmarks/peers/tf_models_electra.py builds: our config's sizes, our step's settings."""
+    generator = config.generator_config()
+    return {
+        "vocab_size": config.vocab_size,
+        "embedding_size": config.embedding_size,
+        "hidden_size": config.hidden_size,
+        "num_layers": config.num_layers,
+        "num_heads": config.num_heads,
+        "intermediate_size": config.intermediate_size,
+        "generator_hidden_size": generator.hidden_size,
+        "generator_num_layers": generator.num_layers,
+        "generator_num_heads": generator.num_heads,
+        "generator_intermediate_size": generator.intermediate_size,
+        "hidden_act": config.hidden_act,
+        "dropout_rate": config.dropout_rate,
+        "attention_dropout_rate": config.attention_dropout_rate,
+        "max_position_embeddings": config.max_position_embeddings,
+        "type_vocab_size": config.type_vocab_size,
+        "initializer_range": config.initializer_range,
+        "sequence_length": SEQUENCE_LENGTH,
+        "batch_size": batch_size,
+        "num_predictions": num_predictions,
+        "learning_rate": learning_rate,
+        "warmup_steps": WARMUP_STEPS,
+        "total_steps": TOTAL_STEPS,
+        "seed": 0,
+        "rtd_weight": RTD_WEIGHT,
+        "warmup": warmup,
+    }
+
+
+def start_peer(name: str, peer_config: dict, batches: list[dict], log, python=None, script=None) -> PeerProcess:
+    """Peer `name` built and warmed up in its own process, fed `batches` through an .npz file.
+
+    Args:
+        python: the interpreter (default: the peer's venv, made if needed).
+        script: the protocol script (default: the peer's, in benchmarks/peers/).
+    """
+    import tempfile
+
+    import numpy as np
+
+    python = python or ensure_peer_venv(name, log=log)
+    with tempfile.TemporaryDirectory(prefix="electra-peer-") as folder:
+        config_path = os.path.join(folder, "config.json")
+        batches_path = os.path.join(folder, "batches.npz")
+        with open(config_path, "w") as out:
+            json.dump(peer_config, out)
+        np.savez(batches_path, **{key: np.stack([batch[key] for batch in batches]) for key in batches[0]})
+        # The child has read both files once it says it is ready.
+        return PeerProcess(python, script or PEERS[name].script, [config_path, batches_path])
+
+
+def tf_models_fields(timing: Timing, batch_size: int, our_step_s: float) -> dict:
+    """A row's tf-models measurements, beside ours (median seconds per step `our_step_s`)."""
+    return {
+        "tf_models_step": timing.as_dict(),
+        "tf_models_sequences_per_s": batch_size / timing.median,
+        "ratio_ours_to_tf_models": timing.median / our_step_s,
+    }
+
+
 # --- measuring ---------------------------------------------------------------------
 
 
-def interleaved_timings(ours, theirs, steps: int, repeats: int) -> tuple[Timing, Timing | None]:
-    """Seconds per step of each side, timed run by run in alternation."""
-    ours_samples, their_samples = [], []
+def interleaved_timings(sides: dict, steps: int, repeats: int) -> tuple[dict[str, Timing], dict[str, str]]:
+    """Seconds per step of each side, timed run by run in alternation.
+
+    Args:
+        sides: name -> run(steps), which returns the seconds those steps took.
+
+    Returns:
+        (name -> Timing, name -> error): a peer process that fails (PeerError)
+        is left out of the remaining runs and reported by its error instead.
+    """
+    samples = {name: [] for name in sides}
+    errors = {}
     for _ in range(repeats):
-        ours_samples.append(seconds(lambda: ours.run(steps)) / steps)
-        if theirs is not None:
-            their_samples.append(seconds(lambda: theirs.run(steps)) / steps)
-    return Timing(tuple(ours_samples)), (Timing(tuple(their_samples)) if theirs else None)
+        for name, run in sides.items():
+            if name in errors:
+                continue
+            try:
+                samples[name].append(run(steps) / steps)
+            except PeerError as error:
+                errors[name] = short_error(error)
+    return {name: Timing(tuple(values)) for name, values in samples.items() if name not in errors}, errors
 
 
 def short_error(error: BaseException) -> str:
@@ -377,6 +477,27 @@ def benchmark_model(preset, args, tokenizer, vocabulary, peaks, batch_size, over
 
     model_info = {"model": label, "batch_size": batch_size, "analytic_flops_per_step": flops_per_step}
     torch_steps: dict[str | None, TorchElectraStep] = {}
+    peer: dict = {}  # the running peer process, or the error that kept it from starting
+
+    def peer_step():
+        if not peer:
+            try:
+                started = time.perf_counter()
+                peer_config = tf_models_peer_config(
+                    config, batch_size, num_predictions, LEARNING_RATES.get(preset, 2e-4), args.warmup)
+                peer["process"] = start_peer(args.peer, peer_config, batches, log)
+                ready = peer["process"].ready
+                model_info["tf_models_parameters"] = ready.get("parameters")
+                model_info["tf_models_trained_parameters"] = ready.get("trained_parameters")
+                model_info["tf_models_versions"] = ready.get("versions")
+                log(f"   {args.peer}: built, traced and warmed up in {time.perf_counter() - started:.0f} s "
+                    f"({', '.join(f'{k} {v}' for k, v in (ready.get('versions') or {}).items())})")
+            except (PeerError, OSError) as error:  # reported in the row, not fatal
+                peer["error"] = short_error(error)
+                log(f"   {args.peer}: FAILED to start: {peer['error']}")
+                if args.verbose:
+                    traceback.print_exc()
+        return peer.get("process"), peer.get("error")
 
     def torch_step_for(autocast_dtype):
         if args.no_torch:
@@ -419,8 +540,24 @@ def benchmark_model(preset, args, tokenizer, vocabulary, peaks, batch_size, over
             rows.append(row)
             continue
         theirs = torch_step_for(autocast_dtype)
-        ours_timing, their_timing = interleaved_timings(ours, theirs, args.steps, args.repeats)
+        sides = {"ours": lambda steps: seconds(lambda: ours.run(steps))}
+        if theirs is not None:
+            sides["pytorch"] = lambda steps: seconds(lambda: theirs.run(steps))
+        if args.peer and variant == "float32":
+            process, error = peer_step()
+            if process is not None:
+                sides["tf_models"] = process.run
+            else:
+                row["tf_models_error"] = error
+        elif args.peer:
+            log(f"   {variant}: no {args.peer} timing: the peer runs only tf-models' float32 step "
+                "(no XLA, no mixed precision)")
+        timings, errors = interleaved_timings(sides, args.steps, args.repeats)
         ours.close()
+        ours_timing, their_timing = timings["ours"], timings.get("pytorch")
+        if "tf_models" in errors:
+            row["tf_models_error"] = errors["tf_models"]
+            log(f"   {variant}: {args.peer} FAILED: {errors['tf_models']}")
 
         step_s = ours_timing.median
         peak = peaks["bfloat16" if precision == "mixed_bfloat16" else "float32"]
@@ -438,28 +575,53 @@ def benchmark_model(preset, args, tokenizer, vocabulary, peaks, batch_size, over
                 pytorch_sequences_per_s=batch_size / their_timing.median,
                 ratio_ours_to_pytorch=their_timing.median / step_s,
             )
+        peer_timing = timings.get("tf_models")
+        if peer_timing is not None:
+            row.update(tf_models_fields(peer_timing, batch_size, step_s))
         log(f"   {variant}: {row['sequences_per_s']:.2f} seq/s, step {step_s * 1e3:.0f} ms "
             f"(spread {ours_timing.spread:.1%}), MFU {row['mfu']:.1%}"
             + (f"; PyTorch {row['pytorch_sequences_per_s']:.2f} seq/s, ours/PyTorch "
-               f"{row['ratio_ours_to_pytorch']:.2f}" if their_timing else ""))
+               f"{row['ratio_ours_to_pytorch']:.2f}" if their_timing else "")
+            + (f"; tf-models {row['tf_models_sequences_per_s']:.2f} seq/s, ours/tf-models "
+               f"{row['ratio_ours_to_tf_models']:.2f}" if peer_timing else ""))
         rows.append(row)
     for step in torch_steps.values():
         step.close()
-    if "our_parameters" in model_info and "torch_parameters" in model_info:
-        log(f"   trainable parameters: ours {model_info['our_parameters']:,}, "
-            f"PyTorch {model_info['torch_parameters']:,}")
+    if "process" in peer:
+        peer["process"].close()
+    counts = [("ours", "our_parameters"), ("PyTorch", "torch_parameters"), ("tf-models", "tf_models_parameters")]
+    counts = [(who, model_info[key]) for who, key in counts if model_info.get(key) is not None]
+    if len(counts) > 1:
+        log("   trainable parameters: " + ", ".join(f"{who} {count:,}" for who, count in counts)
+            + (f" ({model_info['tf_models_trained_parameters']:,} of tf-models' receive gradients: "
+               "the encoders' poolers and the generator's sentence head are outside the loss)"
+               if model_info.get("tf_models_trained_parameters") is not None else ""))
     return rows, model_info
 
 
 HEADERS = ("model", "variant", "batch", "seq/s", "tokens/s", "step ms", "spread",
            "model TFLOP/s", "MFU %", "PyTorch", "PyTorch seq/s", "ours/PyTorch")
+PEER_HEADERS = ("tf-models seq/s", "ours/tf-models")
 
 
-def table_rows(rows: list[dict]) -> list[list[str]]:
+def headers(peer: str | None) -> tuple[str, ...]:
+    return HEADERS + (PEER_HEADERS if peer else ())
+
+
+def peer_cells(row: dict) -> list[str]:
+    if "tf_models_error" in row:
+        return ["failed", "-"]
+    if "tf_models_step" not in row:
+        return ["-", "-"]
+    return [f"{row['tf_models_sequences_per_s']:.2f}", f"{row['ratio_ours_to_tf_models']:.2f}"]
+
+
+def table_rows(rows: list[dict], peer: str | None = None) -> list[list[str]]:
     table = []
     for row in rows:
         if "error" in row:
-            table.append([row["model"], row["variant"], row["batch_size"], "failed", "", "", "", "", "", "", "", ""])
+            table.append([row["model"], row["variant"], row["batch_size"], "failed", "", "", "", "", "", "", "", ""]
+                         + (["", ""] if peer else []))
             continue
         table.append([
             row["model"], row["variant"], row["batch_size"],
@@ -472,7 +634,7 @@ def table_rows(rows: list[dict]) -> list[list[str]]:
             row["pytorch"] if "pytorch_step" in row else "-",
             f"{row['pytorch_sequences_per_s']:.2f}" if "pytorch_step" in row else "-",
             f"{row['ratio_ours_to_pytorch']:.2f}" if "pytorch_step" in row else "-",
-        ])
+        ] + (peer_cells(row) if peer else []))
     return table
 
 
@@ -494,6 +656,9 @@ def parse_args(argv=None):
     parser.add_argument("--matmul-size", type=int, default=None,
                         help="n of the n x n matmuls of the peak (default 2048 on CPU, 8192 on GPU)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    parser.add_argument("--peer", choices=sorted(PEERS), default=None,
+                        help="also time this implementation in its own virtualenv (made once, "
+                             "in ~/.cache/electra_keras/peers), float32 rows only")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test: 2-layer models, batch 4, 2 steps, 2 repeats, 1 warm-up step")
     parser.add_argument("--markdown", action="store_true", help="also print the results as markdown for RESULTS.md")
@@ -591,12 +756,18 @@ def main(argv=None) -> int:
                 + ", ".join(f"{dtype} {value / 1e12:.3f} TFLOP/s" for dtype, value in peaks.items())
                 + f" ({matmul_size}x{matmul_size}); PyTorch = transformers eager (bf16 autocast for mixed_bfloat16 rows); "
                 "ours/PyTorch = our throughput / PyTorch's (above 1: ours is faster)")
+    if args.peer:
+        settings += ("; tf-models = tf-models-official's ElectraPretrainer in its own venv "
+                     "(TensorFlow 2.20, tf-keras), float32 rows only, interleaved with ours and PyTorch; "
+                     "ours/tf-models likewise")
     log(f"\nResults ({elapsed / 60:.1f} min, load average at the end {machine['load_average_1m_at_end']}; "
         f"{settings}):\n")
-    log(text_table(HEADERS, table_rows(rows)))
+    log(text_table(headers(args.peer), table_rows(rows, args.peer)))
     for row in rows:
         if "error" in row:
             log(f"{row['model']} {row['variant']} failed: {row['error']}")
+        if "tf_models_error" in row:
+            log(f"{row['model']} {row['variant']} {args.peer} failed: {row['tf_models_error']}")
     if args.markdown:
         log("\n" + "\n".join([
             f"### Pretraining throughput ({time.strftime('%Y-%m-%d')})",
@@ -604,8 +775,10 @@ def main(argv=None) -> int:
             format_machine(machine),
             f"- Settings: {settings}",
             "",
-            markdown_table(HEADERS, table_rows(rows)),
-        ] + [f"\n{row['model']} {row['variant']} failed: `{row['error']}`" for row in rows if "error" in row]))
+            markdown_table(headers(args.peer), table_rows(rows, args.peer)),
+        ] + [f"\n{row['model']} {row['variant']} failed: `{row['error']}`" for row in rows if "error" in row]
+          + [f"\n{row['model']} {row['variant']} {args.peer} failed: `{row['tf_models_error']}`"
+             for row in rows if "tf_models_error" in row]))
     if args.json:
         with open(args.json, "w") as out:
             json.dump({"machine": machine, "device": device_kind, "matmul_size": matmul_size,
