@@ -458,8 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                "--recipes lists them); the flags below override it")
     train_parser.add_argument("--preset", help="model preset " + default("preset"))
     train_parser.add_argument("--init", help="continue pretraining from this encoder: a run folder, .keras "
-                                             "file, transformers folder or official TF1 checkpoint (ELECTRA; "
-                                             "its vocabulary and casing are used)")
+                                             "file, transformers folder, hub id (google/electra-small-"
+                                             "discriminator) or official TF1 checkpoint (its vocabulary and "
+                                             "casing are used)")
     train_parser.add_argument("--objective", choices=list(OBJECTIVES),
                               help="electra: replaced-token detection; electra-15, replace-mlm, all-tokens-mlm: "
                                    "the ELECTRA paper's ablations (README); mlm: BERT's masked LM; "
@@ -522,7 +523,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune_parser.add_argument("--task", required=True,
                              help="sentiment | question-type | ner (shipped data), or classification | "
                                   "regression | tagging | squad with --train/--dev/--test files")
-    tune_parser.add_argument("--init", help="pretrained model: run folder, .keras, transformers folder "
+    tune_parser.add_argument("--init", help="pretrained model: run folder, .keras, transformers folder, "
+                                            "Hugging Face hub id (e.g. google/electra-small-discriminator) "
                                             "or TF1 checkpoint")
     tune_parser.add_argument("--preset", help="instead of --init: this architecture, random weights")
     tune_parser.add_argument("--random-init", action="store_true",

@@ -65,6 +65,20 @@ def finetuning_defaults(preset: str | None) -> dict[str, Any]:
     return {**FINETUNING_FALLBACK, **PRESETS.get(preset or "", {}).get("finetuning", {})}
 
 
+def published_weights(preset: str, part: str = "encoder") -> str | None:
+    """The Hugging Face hub id of a preset's published checkpoint, or None.
+
+    `part`: "encoder" (the discriminator for ELECTRA) or "generator".
+
+    Example:
+    >>> published_weights("electra-base"), published_weights("electra-mini")
+    ('google/electra-base-discriminator', None)
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"Unknown preset {preset!r}; known presets: {', '.join(sorted(PRESETS))}")
+    return (PRESETS[preset].get("weights") or {}).get(part)
+
+
 def preset_of(config: ModelConfig) -> str | None:
     """The preset with `config`'s architecture (layers, widths, heads,
     sharing), or None: what a loaded checkpoint is, for its training defaults.

@@ -23,7 +23,10 @@ class _MultiHeadAttention(keras.layers.MultiHeadAttention):
 
     def _build_attention(self, rank):
         super()._build_attention(rank)
-        self._dropout_layer = Dropout(rate=self._dropout, dtype=self.dtype_policy, seed=self.seed)
+        # The same layer object, now of our Dropout class (a subclass with only
+        # `call` changed): a new layer would draw one more seed from Keras'
+        # global RNG and so change the initial weights of every later layer.
+        self._dropout_layer.__class__ = Dropout
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")

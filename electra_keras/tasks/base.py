@@ -14,16 +14,19 @@ that shows what pretraining buys).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from electra_keras.config import ModelConfig
+from electra_keras.config import PRESETS, ModelConfig, published_weights
 from electra_keras.data.tokenizer import make_tokenizer
 from electra_keras.encoder import Encoder
 from electra_keras.tasks.pretrained import load_pretrained
+
+_LOG = logging.getLogger("electra_keras")
 
 TOKEN_INPUTS = ("token_ids", "segment_ids", "padding_mask")
 DEFAULT_BATCH_SIZE = 32
@@ -41,7 +44,8 @@ class TaskModel(keras.Model):
         vocabulary: the tokenizer's vocabulary: a WordPiece vocab.txt path or
             token list, or a SentencePiece .model (see `make_tokenizer`).
         lowercase: the vocabulary's casing.
-        sequence_length: tokens per packed input.
+        sequence_length: tokens per packed input (default 128, or the
+            encoder's positions when it has fewer).
         dropout_rate: dropout before the head; None uses the config's
             `classifier_dropout_rate` (or its `dropout_rate` when unset).
     """
@@ -51,13 +55,15 @@ class TaskModel(keras.Model):
         backbone,
         vocabulary,
         lowercase: bool = True,
-        sequence_length: int = 128,
+        sequence_length: int | None = None,
         dropout_rate: float | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         # === Layers ===
         config = ModelConfig.coerce(backbone)
+        if sequence_length is None:
+            sequence_length = min(128, config.max_position_embeddings)
         self.tokenizer = make_tokenizer(vocabulary, lowercase=lowercase, sequence_length=sequence_length)
         if self.tokenizer.vocabulary_size != config.vocab_size:
             raise ValueError(
@@ -92,7 +98,8 @@ class TaskModel(keras.Model):
 
         Args:
             source: a pretraining run folder, a `.keras` file, a transformers
-                folder or an official TF1 checkpoint (see `load_pretrained`).
+                folder, a Hugging Face hub id or an official TF1 checkpoint
+                (see `load_pretrained`).
             vocabulary, lowercase: override what is found with the model.
             **kwargs: the task model's own arguments (num_classes, ...).
 
@@ -105,12 +112,41 @@ class TaskModel(keras.Model):
         return model
 
     @classmethod
-    def from_preset(cls, preset, vocabulary, lowercase: bool = True, config_overrides=None, **kwargs):
-        """The preset's architecture with random weights, sized to `vocabulary`.
+    def from_preset(cls, preset, vocabulary=None, lowercase: bool = True, config_overrides=None,
+                    weights: bool = False, **kwargs):
+        """The preset's architecture, with random weights sized to `vocabulary`,
+        or with `weights=True` its published checkpoint (keras-hub's habit).
+
+        Args:
+            preset: a name of `electra_keras.PRESETS`.
+            vocabulary: the vocab.txt / spiece.model (random weights: required;
+                published weights bring their own).
+            lowercase: the tokenizer's casing (random weights).
+            config_overrides: ModelConfig fields to change (random weights).
+            weights: load the preset's published checkpoint (its hub id in
+                presets.json, e.g. google/electra-small-discriminator) through
+                `from_pretrained`; downloads into the Hugging Face cache.
+            **kwargs: the task model's own arguments (num_classes, ...).
 
         Example:
-            baseline = TextClassifier.from_preset("electra-small", "vocab.txt", num_classes=2)
+            baseline = TextClassifier.from_preset("electra-small", "vocab.txt", num_classes=2)  # random weights
+            clf = TextClassifier.from_preset("electra-small", weights=True, num_classes=2)  # published weights
         """
+        published = published_weights(preset)
+        if weights:
+            if published is None:
+                raise ValueError(f"{preset}: no published weights (presets with them: "
+                                 f"{', '.join(name for name in PRESETS if published_weights(name))}); "
+                                 "use weights=False for random weights or from_pretrained(folder)")
+            if config_overrides:
+                raise ValueError("config_overrides: the published checkpoint fixes the architecture")
+            return cls.from_pretrained(published, vocabulary=vocabulary, **kwargs)
+        if vocabulary is None:
+            raise ValueError(f"vocabulary: {preset} with random weights needs the vocab.txt or spiece.model "
+                             "to size its embeddings" + (" (or weights=True)" if published else ""))
+        log = _LOG.warning if published else _LOG.info
+        log("%s: random weights%s", preset,
+            f" (weights=True loads the published {published})" if published else " (no published checkpoint)")
         vocab_size = make_tokenizer(vocabulary).vocabulary_size
         config = ModelConfig.from_preset(preset, vocab_size=vocab_size, **(config_overrides or {}))
         return cls(config, vocabulary, lowercase=lowercase, **kwargs)

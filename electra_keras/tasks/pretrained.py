@@ -73,7 +73,9 @@ def load_pretrained(
 
     Args:
         source: a run folder, a `.keras` file (suffix optional), a
-            transformers folder or an official TF1 checkpoint.
+            transformers folder, a Hugging Face hub id such as
+            "google/electra-small-discriminator" (downloaded into the hub
+            cache, see `convert.hub`) or an official TF1 checkpoint.
         vocabulary: overrides the vocab.txt found with the model.
         lowercase: overrides the casing found with the model (transformers'
             `tokenizer_config.json`, a run's `run.json`; else True).
@@ -90,7 +92,10 @@ def load_pretrained(
 
     import electra_keras  # noqa: F401  (registers our classes for .keras loading)
 
-    path = Path(source)
+    from electra_keras.convert.hub import hub_folder, is_hub_id
+
+    # A hub id ("google/electra-small-discriminator"): its cached transformers folder.
+    path = hub_folder(str(source)) if is_hub_id(source) else Path(source)
     searched: list[Path] = []
     run_file = None
     if path.is_dir() and (path / "run.json").is_file():
@@ -131,7 +136,7 @@ def load_pretrained(
     else:
         raise FileNotFoundError(
             f"{source}: not a pretrained model. Expected a pretraining run folder "
-            "(with run.json), a .keras file, a transformers folder (with config.json) "
+            "(with run.json), a .keras file, a transformers folder (with config.json), a hub id (owner/name) "
             "or an official TF1 checkpoint (a folder with a `checkpoint` file, or a "
             "prefix with an .index file)"
         )
