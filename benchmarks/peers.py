@@ -8,7 +8,7 @@ TensorFlow 2.21 and Keras 3. So each peer gets
   `ensure_peer_venv` with pinned versions and reused afterwards (a marker
   file written after a successful install says it is complete; a venv
   without it, or with other pins, is made again);
-- a script in benchmarks/peers/ that runs inside that venv, imports nothing
+- a script in benchmarks/peer_steps/ that runs inside that venv, imports nothing
   from electra_keras, and speaks a line protocol on stdin/stdout, driven
   here by `PeerProcess`:
 
@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-PEER_SCRIPTS = Path(__file__).resolve().parent / "peers"
+PEER_SCRIPTS = Path(__file__).resolve().parent / "peer_steps"
 DEFAULT_ROOT = Path.home() / ".cache" / "electra_keras" / "peers"
 MARKER = "electra_keras_peer.json"
 
@@ -53,7 +53,7 @@ class Peer:
         no_deps: installed after them with `--no-deps`: a package whose
             declared dependencies are far more than the code we run imports.
         import_check: Python code that must run in the finished venv.
-        script: the peer's protocol script, in benchmarks/peers/.
+        script: the peer's protocol script, in benchmarks/peer_steps/.
     """
 
     requirements: tuple[str, ...]

@@ -39,7 +39,7 @@ warmup + linear decay schedule).
   2.20, which needs TensorFlow 2.20 and tf-keras (Keras 2) and so runs in a
   virtualenv of its own (benchmarks/peers.py makes it once, in
   ~/.cache/electra_keras/peers/tf-models, with pinned versions) as a child
-  process, benchmarks/peers/tf_models_electra.py, driven over a line protocol
+  process, benchmarks/peer_steps/tf_models_electra.py, driven over a line protocol
   and fed the same pre-masked batches through an .npz file. It is built as
   tf-models' `electra_task.py` builds it: two `BertEncoder`s (embedding width
   E, projected to the hidden size), the generator reusing the discriminator's
@@ -369,7 +369,7 @@ class TorchElectraStep:
 
 
 def tf_models_peer_config(config, batch_size: int, num_predictions: int, learning_rate: float, warmup: int) -> dict:
-    """What benchmarks/peers/tf_models_electra.py builds: our config's sizes, our step's settings."""
+    """What benchmarks/peer_steps/tf_models_electra.py builds: our config's sizes, our step's settings."""
     generator = config.generator_config()
     return {
         "vocab_size": config.vocab_size,
@@ -405,7 +405,7 @@ def start_peer(name: str, peer_config: dict, batches: list[dict], log, python=No
 
     Args:
         python: the interpreter (default: the peer's venv, made if needed).
-        script: the protocol script (default: the peer's, in benchmarks/peers/).
+        script: the protocol script (default: the peer's, in benchmarks/peer_steps/).
     """
     import tempfile
 

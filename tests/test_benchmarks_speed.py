@@ -93,7 +93,7 @@ def test_the_gpu_script_runs_the_amp_xla_variant(tmp_path):
 
 # --- pretraining_throughput.py --peer tf-models: the peer's venv and its protocol -----------------------------------
 
-# Speaks benchmarks/peers/tf_models_electra.py's protocol with fixed timings, for machines without the peer's venv.
+# Speaks benchmarks/peer_steps/tf_models_electra.py's protocol with fixed timings, for machines without the peer's venv.
 FAKE_PEER = '''
 import json, sys
 import numpy as np
