@@ -198,7 +198,74 @@ def rows_for(model, prefix: str | None = None) -> list[Row]:
             + masked_lm_head_rows(model.mlm_head, head_names.__getitem__)
             + dense_rows(model.sop_head.classifier, lambda p: _linear("sop_classifier.classifier", p))
         )
+    task_rows = _task_rows(model)
+    if task_rows is not None:
+        return task_rows
     raise TypeError(f"No Hugging Face layout for {type(model).__name__}")
+
+
+_FAMILY_PREFIX = {"electra": "electra.", "albert": "albert.", "bert": "bert."}
+_TASK_CLASSES = {"TextClassifier": "SequenceClassification", "TokenClassifier": "TokenClassification",
+                 "SpanQuestionAnswerer": "QuestionAnswering"}
+
+
+def _task_kind(model) -> str | None:
+    """"SequenceClassification", ... for our task models, else None."""
+    return next((kind for cls in type(model).__mro__ for name, kind in _TASK_CLASSES.items()
+                 if cls.__name__ == name), None)
+
+
+def _task_rows(model) -> list[Row] | None:
+    """A fine-tuned task model in the names of transformers' {Family}For{Task}."""
+    kind = _task_kind(model)
+    if kind is None:
+        return None
+    config = model.config
+    architecture = f"{config.family.capitalize()}For{kind}"
+    rows = encoder_rows(model.backbone, naming_for(config, _FAMILY_PREFIX[config.family]))
+    if kind == "SequenceClassification":
+        if config.family == "electra":
+            if model.head_dense is None:
+                raise UnsupportedArchitectureError(
+                    f"Cannot write a transformers {architecture}: its head is two layers (dense, GELU, "
+                    "out_proj) and this model has the official one-layer head; fine-tune with "
+                    "TextClassifier(..., head='transformers') to export it, or ship the SavedModel/TFLite")
+            rows += dense_rows(model.head_dense, lambda p: _linear("classifier.dense", p))
+            rows += dense_rows(model.head, lambda p: _linear("classifier.out_proj", p))
+        else:
+            if not model.uses_pooler or model.head_dense is not None:
+                raise UnsupportedArchitectureError(
+                    f"Cannot write a transformers {architecture}: it reads the pooler through one linear "
+                    "layer; this model has use_pooler=False or head='transformers'")
+            rows += dense_rows(model.head, lambda p: _linear("classifier", p))
+    elif kind == "TokenClassification":
+        rows += dense_rows(model.head, lambda p: _linear("classifier", p))
+    else:
+        if model.head != "bert" or model.version_2:
+            raise UnsupportedArchitectureError(
+                f"Cannot write a transformers {architecture}: it has one Dense(2) span layer and no "
+                f"answerability head; this model has head={model.head!r}, version_2={model.version_2} "
+                "(fine-tune with head='bert', version_2=False to export it)")
+        rows += dense_rows(model.span_head, lambda p: _linear("qa_outputs", p))
+    return rows
+
+
+def _task_settings(model) -> dict[str, Any]:
+    """config.json entries of a task model: labels, problem type, head dropout."""
+    kind = _task_kind(model)
+    if kind == "SequenceClassification":
+        names = ["score"] if model.regression else (model.label_names or [f"LABEL_{i}" for i in range(model.num_classes)])
+        problem = "regression" if model.regression else "single_label_classification"
+    elif kind == "TokenClassification":
+        names, problem = list(model.tag_names), None
+    else:
+        return {}
+    dropout_key = {"albert": "classifier_dropout_prob"}.get(model.config.family, "classifier_dropout")
+    settings = {"id2label": {str(i): name for i, name in enumerate(names)},
+                "label2id": {name: i for i, name in enumerate(names)}, dropout_key: model.dropout_rate}
+    if problem:
+        settings["problem_type"] = problem
+    return settings
 
 
 # Tensors in transformers checkpoints that carry no weights of ours: buffers,
@@ -478,8 +545,8 @@ def to_huggingface(model, path: str | Path) -> Path:
         to_huggingface(model.discriminator, folder / "discriminator")
         return folder
     architecture = _architecture_of(model)
-    hf_config = config_to_huggingface(model.config, architecture)
     tensors = collect_rows(rows_for(model), TRANSPOSE_KERNELS)
+    hf_config = {**config_to_huggingface(model.config, architecture), **_task_settings(model)}
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(hf_config, indent=2, sort_keys=True) + "\n")
     save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
@@ -492,7 +559,7 @@ def write_tokenizer_files(vocabulary, folder: str | Path, lowercase: bool = True
     A WordPiece vocabulary becomes `vocab.txt` (BertTokenizer), a SentencePiece
     model `spiece.model` (AlbertTokenizer); `tokenizer_config.json` records
     the casing (`keep_accents` too for SentencePiece, which otherwise strips
-    accents even when cased).
+    accents even when cased) and the tokenizer class.
 
     Args:
         vocabulary: anything `make_tokenizer` takes.
@@ -506,9 +573,11 @@ def write_tokenizer_files(vocabulary, folder: str | Path, lowercase: bool = True
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = make_tokenizer(vocabulary, lowercase=lowercase)
     tokenizer.write_vocabulary_file(folder)
-    settings = {"do_lower_case": bool(lowercase)}
+    # The class too: AutoTokenizer otherwise picks the model family's own
+    # (AlbertTokenizer for an ALBERT encoder), whatever the vocabulary is.
+    settings = {"do_lower_case": bool(lowercase), "tokenizer_class": "BertTokenizer"}
     if isinstance(tokenizer, SentencePieceTokenizer):
-        settings["keep_accents"] = not lowercase
+        settings.update(keep_accents=not lowercase, tokenizer_class="AlbertTokenizer")
     (folder / "tokenizer_config.json").write_text(json.dumps(settings, indent=2) + "\n")
     return folder
 
@@ -524,4 +593,6 @@ def _architecture_of(model) -> str:
         return {"electra": "ElectraModel", "albert": "AlbertModel", "bert": "BertModel"}[
             model.config.family
         ]
+    if _task_kind(model) is not None:
+        return f"{model.config.family.capitalize()}For{_task_kind(model)}"
     raise TypeError(f"No transformers architecture for {type(model).__name__}")

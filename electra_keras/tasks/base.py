@@ -15,6 +15,7 @@ that shows what pretraining buys).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -150,6 +151,29 @@ class TaskModel(keras.Model):
         vocab_size = make_tokenizer(vocabulary).vocabulary_size
         config = ModelConfig.from_preset(preset, vocab_size=vocab_size, **(config_overrides or {}))
         return cls(config, vocabulary, lowercase=lowercase, **kwargs)
+
+    def save_pretrained(self, folder) -> Path:
+        """Writes a transformers folder: `{Family}For{Task}` (config.json with
+        the labels, model.safetensors) and the tokenizer files.
+
+        TextClassifier -> ElectraForSequenceClassification (with
+        `head="transformers"`), or Albert/BertForSequenceClassification (with
+        the pooler); TokenClassifier -> ...ForTokenClassification;
+        SpanQuestionAnswerer (`head="bert"`, SQuAD v1.1) -> ...ForQuestionAnswering.
+
+        Raises:
+            UnsupportedArchitectureError: the head has no transformers
+                equivalent; the message says which settings export.
+
+        Example:
+            clf.save_pretrained("exported/sentiment")
+            transformers.AutoModelForSequenceClassification.from_pretrained("exported/sentiment")
+        """
+        from electra_keras.convert.huggingface import to_huggingface, write_tokenizer_files
+
+        folder = to_huggingface(self, folder)
+        write_tokenizer_files(self.vocabulary, folder, lowercase=self.lowercase)
+        return folder
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -8,8 +8,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from electra_keras.layers.activations import get_activation
 from electra_keras.layers.embeddings import truncated_normal
 from electra_keras.tasks.base import TaskModel
+
+CLASSIFIER_HEADS = ("electra", "transformers")
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")
@@ -20,6 +23,9 @@ class TextClassifier(TaskModel):
     hidden state, with no pooler. For BERT/ALBERT checkpoints that come with
     a pretrained pooler, `use_pooler=True` (the default when the encoder has
     one) reads tanh(Dense([CLS])) instead, as those models were fine-tuned.
+    `head="transformers"` uses transformers' ELECTRA head instead: dropout,
+    Dense(hidden) + GELU, dropout, Dense(classes), the head that
+    `save_pretrained` can write as `ElectraForSequenceClassification`.
 
     Outputs are logits `[batch, num_classes]`, or `[batch]` scores for
     regression. Loss by default: sparse categorical cross-entropy on logits,
@@ -34,6 +40,8 @@ class TextClassifier(TaskModel):
         regression: predict one real number (e.g. STS-B similarity).
         pair: inputs are (text, text_b) pairs, packed as [CLS] A [SEP] B [SEP].
         use_pooler: read the encoder's pooler; None: when the encoder has one.
+        head: "electra" (one linear layer, the official fine-tuning head) or
+            "transformers" (transformers' two-layer ELECTRA head).
 
     Example:
         clf = TextClassifier.from_pretrained("runs/small", num_classes=2, label_names=["neg", "pos"])
@@ -51,9 +59,12 @@ class TextClassifier(TaskModel):
         regression: bool = False,
         pair: bool = False,
         use_pooler: bool | None = None,
+        head: str = "electra",
         **kwargs,
     ):
         super().__init__(backbone, vocabulary, **kwargs)
+        if head not in CLASSIFIER_HEADS:
+            raise ValueError(f"head={head!r}: expected one of {CLASSIFIER_HEADS}")
         # === Config ===
         if label_names is not None:
             label_names = [str(name) for name in label_names]
@@ -77,8 +88,19 @@ class TextClassifier(TaskModel):
         self.regression = bool(regression)
         self.pair = bool(pair)
         self.uses_pooler = bool(use_pooler)
+        self.head_kind = head
 
         # === Layers ===
+        self.head_dense = None
+        if head == "transformers":
+            self.head_dense = keras.layers.Dense(
+                self.config.hidden_size,
+                activation=get_activation("gelu"),
+                kernel_initializer=truncated_normal(self.config.initializer_range),
+                dtype=self.dtype_policy,
+                name="classifier_dense",
+            )
+            self.head_dense.build((None, self.config.hidden_size))
         self.head = keras.layers.Dense(
             self.num_classes,
             kernel_initializer=truncated_normal(self.config.initializer_range),
@@ -94,7 +116,10 @@ class TextClassifier(TaskModel):
             features = encoded["pooled_output"]
         else:
             features = encoded["sequence_output"][:, 0, :]
-        logits = self.head(self.dropout(features, training=training))
+        features = self.dropout(features, training=training)
+        if self.head_dense is not None:
+            features = self.dropout(self.head_dense(features), training=training)
+        logits = self.head(features)
         # Float32 outputs under mixed precision, for a stable loss.
         logits = keras.ops.cast(logits, "float32")
         return logits[:, 0] if self.regression else logits
@@ -107,6 +132,7 @@ class TextClassifier(TaskModel):
             "regression": self.regression,
             "pair": self.pair,
             "use_pooler": self.uses_pooler,
+            "head": self.head_kind,
         }
 
     # -- data ---------------------------------------------------------------------
