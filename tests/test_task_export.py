@@ -112,3 +112,23 @@ def test_token_classifier_and_question_answerer_match_transformers(family, vocab
         outputs = theirs(**inputs)
     assert max_diff(ours["start_logits"], outputs.start_logits) <= TOLERANCE
     assert max_diff(ours["end_logits"], outputs.end_logits) <= TOLERANCE
+
+
+def test_preset_folders_round_trip(vocabulary, tmp_path):
+    """keras-hub's habit: save_to_preset writes config, weights and tokenizer assets; from_preset(folder) reloads."""
+    model = perturbed(ek.TextClassifier.from_preset("tiny", vocabulary, label_names=["neg", "pos"], pair=True,
+                                                    sequence_length=16, config_overrides=SMALL))
+    folder = model.save_to_preset(tmp_path / "sentiment")
+    assert (folder / "assets" / "tokenizer" / "vocab.txt").read_text(encoding="utf-8").splitlines() == model.vocabulary
+    assert {p.name for p in folder.iterdir()} == {"config.json", "model.weights.h5", "assets", "metadata.json"}
+    reloaded = ek.TextClassifier.from_preset(folder)
+    pairs = (TEXTS, list(reversed(TEXTS)))
+    np.testing.assert_array_equal(reloaded.predict(pairs, verbose=0), model.predict(pairs, verbose=0))
+    assert reloaded.label_names == ["neg", "pos"] and reloaded.pair and reloaded.sequence_length == 16
+
+    with pytest.raises(ValueError, match="a TextClassifier preset, not a TokenClassifier"):
+        TokenClassifier.from_preset(folder)
+    hf = perturbed(ek.TextClassifier.from_preset("tiny", vocabulary, num_classes=2, config_overrides=SMALL,
+                                                 head="transformers")).save_pretrained(tmp_path / "hf")
+    with pytest.raises(ValueError, match="not a preset of ours .* use from_pretrained"):
+        ek.TextClassifier.from_preset(hf)

@@ -28,6 +28,8 @@ from electra_keras.encoder import Encoder
 from electra_keras.tasks.pretrained import load_pretrained
 
 _LOG = logging.getLogger("electra_keras")
+# A preset folder, keras-hub's layout.
+PRESET_CONFIG, PRESET_WEIGHTS, PRESET_ASSETS = "config.json", "model.weights.h5", "assets/tokenizer"
 
 TOKEN_INPUTS = ("token_ids", "segment_ids", "padding_mask")
 DEFAULT_BATCH_SIZE = 32
@@ -119,7 +121,9 @@ class TaskModel(keras.Model):
         or with `weights=True` its published checkpoint (keras-hub's habit).
 
         Args:
-            preset: a name of `electra_keras.PRESETS`.
+            preset: a name of `electra_keras.PRESETS`, or a folder written
+                by `save_to_preset` (its weights and tokenizer; the other
+                arguments are ignored).
             vocabulary: the vocab.txt / spiece.model (random weights: required;
                 published weights bring their own).
             lowercase: the tokenizer's casing (random weights).
@@ -133,6 +137,8 @@ class TaskModel(keras.Model):
             baseline = TextClassifier.from_preset("electra-small", "vocab.txt", num_classes=2)  # random weights
             clf = TextClassifier.from_preset("electra-small", weights=True, num_classes=2)  # published weights
         """
+        if Path(str(preset)).is_dir() and (Path(preset) / PRESET_CONFIG).is_file():
+            return cls._from_preset_folder(Path(preset))
         published = published_weights(preset)
         if weights:
             if published is None:
@@ -151,6 +157,51 @@ class TaskModel(keras.Model):
         vocab_size = make_tokenizer(vocabulary).vocabulary_size
         config = ModelConfig.from_preset(preset, vocab_size=vocab_size, **(config_overrides or {}))
         return cls(config, vocabulary, lowercase=lowercase, **kwargs)
+
+    def save_to_preset(self, folder) -> Path:
+        """Writes a keras-hub-style preset folder that `from_preset(folder)` reloads.
+
+        Layout: `config.json` (the Keras-serialized model, its vocabulary
+        pointing at the asset), `model.weights.h5`, `assets/tokenizer/`
+        (vocab.txt or spiece.model) and `metadata.json` (versions).
+
+        Example:
+            clf.save_to_preset("presets/sentiment")
+            TextClassifier.from_preset("presets/sentiment").predict_labels(["a gripping film"])
+        """
+        import json
+
+        import electra_keras
+
+        folder = Path(folder)
+        assets = folder / PRESET_ASSETS
+        assets.mkdir(parents=True, exist_ok=True)
+        vocabulary_file = self.tokenizer.write_vocabulary_file(assets)
+        config = keras.saving.serialize_keras_object(self)
+        config["config"]["vocabulary"] = vocabulary_file.relative_to(folder).as_posix()
+        (folder / PRESET_CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+        self.save_weights(folder / PRESET_WEIGHTS)
+        metadata = {"electra_keras_version": electra_keras.__version__, "keras_version": keras.__version__,
+                    "class_name": type(self).__name__}
+        (folder / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+        return folder
+
+    @classmethod
+    def _from_preset_folder(cls, folder: Path):
+        import json
+
+        import electra_keras  # noqa: F401  (registers our classes)
+
+        config = json.loads((folder / PRESET_CONFIG).read_text())
+        if "class_name" not in config or "config" not in config:
+            raise ValueError(f"{folder}: its config.json is not a preset of ours (a transformers folder? "
+                             "use from_pretrained for those)")
+        config["config"]["vocabulary"] = str(folder / config["config"]["vocabulary"])
+        model = keras.saving.deserialize_keras_object(config)
+        if not isinstance(model, cls):
+            raise ValueError(f"{folder}: a {type(model).__name__} preset, not a {cls.__name__}")
+        model.load_weights(folder / PRESET_WEIGHTS)
+        return model
 
     def save_pretrained(self, folder) -> Path:
         """Writes a transformers folder: `{Family}For{Task}` (config.json with
