@@ -2,6 +2,14 @@
 
     corpus -> vocabulary -> prepare_pretraining_data (TFRecord shards) -> pretraining_dataset
 
+    packages.py          where the pinned data packages are installed
+    corpus.py            reading a text corpus into documents of sentences
+    tokenizers/          text -> ids: Tokenizer, WordPiece, SentencePiece, make_tokenizer
+    vocabulary.py        learning a WordPiece vocabulary or a SentencePiece model
+    pretraining_data.py  corpus -> packed TFRecord shards -> a tf.data pipeline
+    tasks/               fine-tuning data: example types, user files, shipped datasets
+    tokenizer.py, sentencepiece.py: the old import paths of the tokenizers
+
 Names are loaded lazily: importing `electra_keras.data` (for instance for
 `electra_keras.data.packages`) should not pay for TensorFlow Text.
 """
@@ -13,16 +21,16 @@ from typing import Any
 
 # public name -> the module that defines it
 _LAZY = {
-    "Tokenizer": "electra_keras.data.tokenizer",
-    "WordPieceTokenizer": "electra_keras.data.tokenizer",
-    "make_tokenizer": "electra_keras.data.tokenizer",
-    "SentencePieceTokenizer": "electra_keras.data.sentencepiece",
-    "train_sentencepiece": "electra_keras.data.sentencepiece",
+    "Tokenizer": "electra_keras.data.tokenizers.base",
+    "WordPieceTokenizer": "electra_keras.data.tokenizers.wordpiece",
+    "make_tokenizer": "electra_keras.data.tokenizers.factory",
+    "SentencePieceTokenizer": "electra_keras.data.tokenizers.sentencepiece",
+    "train_sentencepiece": "electra_keras.data.vocabulary",
     "CorpusStats": "electra_keras.data.corpus",
     "read_documents": "electra_keras.data.corpus",
     "resolve_corpus": "electra_keras.data.corpus",
     "build_wordpiece_vocabulary": "electra_keras.data.vocabulary",
-    "write_vocabulary": "electra_keras.data.vocabulary",
+    "write_vocabulary": "electra_keras.data.tokenizers.wordpiece",
     "PreparationStats": "electra_keras.data.pretraining_data",
     "load_metadata": "electra_keras.data.pretraining_data",
     "prepare_pretraining_data": "electra_keras.data.pretraining_data",

@@ -63,8 +63,8 @@ import numpy as np
 import tensorflow as tf
 
 from electra_keras.data.corpus import CorpusStats, read_documents, reading_progress, resolve_corpus
-from electra_keras.data.tokenizer import make_tokenizer
-from electra_keras.data.vocabulary import vocabulary_sha256
+from electra_keras.data.tokenizers.factory import make_tokenizer
+from electra_keras.data.tokenizers.wordpiece import vocabulary_sha256
 
 # The official ExampleBuilder's probabilities.
 SINGLE_SEGMENT_PROBABILITY = 0.1

@@ -110,7 +110,7 @@ class Pretrainer(ConfiguredModel):
             model = ElectraPretrainer.from_preset("electra-small", vocabulary="vocab.txt")
         """
         from electra_keras.config import ModelConfig
-        from electra_keras.data.tokenizer import make_tokenizer
+        from electra_keras.data.tokenizers import make_tokenizer
 
         fields = ModelConfig.__dataclass_fields__
         overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in fields}

@@ -285,7 +285,7 @@ class ElectraPretrainer(Pretrainer):
         """
         import dataclasses
 
-        from electra_keras.data.tokenizer import make_tokenizer
+        from electra_keras.data.tokenizers import make_tokenizer
         from electra_keras.tasks.pretrained import load_pretrained
 
         if pretrained is None:

@@ -160,11 +160,11 @@ def continuation_pieces(tokenizer) -> tuple[int, ...]:
     `_is_start_piece`).
 
     Example:
-    >>> from electra_keras.data.tokenizer import WordPieceTokenizer
+    >>> from electra_keras.data.tokenizers import WordPieceTokenizer
     >>> continuation_pieces(WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "play", "##ing"]))
     (6,)
     """
-    from electra_keras.data.sentencepiece import SentencePieceTokenizer
+    from electra_keras.data.tokenizers import SentencePieceTokenizer
 
     vocabulary = tokenizer.vocabulary
     if isinstance(tokenizer, SentencePieceTokenizer):
