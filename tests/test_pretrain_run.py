@@ -1,13 +1,14 @@
 """A pretraining run: killed with SIGKILL after a checkpoint, resumed by
-re-running the same command; a non-finite loss stops the run with the last
-good checkpoint intact; the final models load in Keras and transformers."""
+re-running the same command, equal to an uninterrupted run; a non-finite
+loss stops the run with the last good checkpoint intact; the final models
+load in Keras and transformers."""
 
 import gzip
 import json
+import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import keras
@@ -41,49 +42,89 @@ def data_dir(small_corpus):
     return out
 
 
-def command(out, data_dir, steps, every):
+def command(out, data_dir, steps, every, *extra):
+    return ["pretrain", "--out", str(out), "--data", str(data_dir), *TINY,
+            "--steps", str(steps), "--checkpoint-every", str(every), "--log-every", "1", *extra]
+
+
+# The CLI in a child process that SIGKILLs itself right after training step
+# KILL_AT (a callback passed through pretrain()'s `callbacks`): a kill at a
+# known step, not after a sleep.
+KILLED_CHILD = """
+import os, signal, sys
+import keras
+import electra_keras.training.pretrain as runner
+from electra_keras.cli import main
+
+class KillAt(keras.callbacks.Callback):
+    def __init__(self, step):
+        super().__init__()
+        self.step, self.seen = step, 0
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+original = runner.pretrain
+runner.pretrain = lambda options, callbacks=None: original(options, callbacks=[KillAt(int(sys.argv[1]))])
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def electra_keras(*argv, timeout=400):
     script = Path(sys.executable).with_name("electra-keras")
-    return [str(script), "pretrain", "--out", str(out), "--data", str(data_dir), *TINY,
-            "--steps", str(steps), "--checkpoint-every", str(every), "--log-every", "1"]
+    # Deterministic kernels: the two runs must agree bit for bit.
+    return subprocess.run([str(script), *argv], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "TF_DETERMINISTIC_OPS": "1"})
+
+
+def logged(out):
+    """Every metrics line, without the wall-clock speed."""
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in record.items() if k != "sequences_per_second"} for record in records]
 
 
 def logged_steps(out):
-    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    return [record["step"] for record in records if not record.get("evaluation")]
+    return [record["step"] for record in logged(out) if not record.get("evaluation")]
 
 
-def test_killed_run_resumes_without_repeating_or_skipping_steps(tmp_path, data_dir):
+@pytest.mark.parametrize("precision", ["float32", "mixed_float16"])
+def test_killed_run_resumes_exactly_as_an_uninterrupted_run(precision, tmp_path, data_dir):
+    """Killed with SIGKILL 3 steps after its first checkpoint, resumed with the
+    same command: every logged metric and every final weight equal those of
+    a run that was never interrupted (dropout, masks and generator samples
+    are functions of (seed, step), layers/random.py)."""
+    steps, every, kill_at = 30, 10, 13
+    extra = ("--mixed-precision", precision)
+    uninterrupted = tmp_path / "uninterrupted"
+    done = electra_keras(*command(uninterrupted, data_dir, steps, every, *extra))
+    assert done.returncode == 0, done.stderr[-3000:]
+
     out = tmp_path / "run"
-    steps, every = 300, 25
-    first = subprocess.Popen(command(out, data_dir, steps, every), stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 180
-    while not list((out / "checkpoints").glob("ckpt-*.index")):
-        assert first.poll() is None, first.stdout.read()[-3000:]
-        assert time.time() < deadline, "no checkpoint within 3 minutes"
-        time.sleep(0.2)
-    time.sleep(0.5)  # let it train past the checkpoint, so the kill loses steps
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    killed = subprocess.run([sys.executable, "-c", KILLED_CHILD, str(kill_at), *command(out, data_dir, steps, every, *extra)],
+                            capture_output=True, text=True, timeout=400, env={**os.environ, "TF_DETERMINISTIC_OPS": "1"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     saved = sorted(int(p.name[5:-6]) for p in (out / "checkpoints").glob("ckpt-*.index"))
-    killed_at = max(logged_steps(out))
-    assert killed_at < steps, "the first run finished before it was killed"
-    assert saved and saved[-1] % every == 0
+    # Killed after step 13's update, before its log line: steps 11-13 are lost and must be replayed.
+    assert saved == [every] and logged_steps(out) == list(range(1, kill_at))
 
-    second = subprocess.run(command(out, data_dir, steps, every), capture_output=True, text=True, timeout=400)
+    second = electra_keras(*command(out, data_dir, steps, every, *extra))
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-3000:]
     summary = json.loads(second.stdout[second.stdout.index("{\n"):])
-    resumed = summary["resumed_from"]
-    assert resumed == saved[-1] and resumed > 0
-    assert f"skipping the {resumed} batches already trained on" in second.stdout
-    assert summary["steps"] == steps
-    # Every step logged exactly once, in order: none repeated, none skipped.
-    assert logged_steps(out) == list(range(1, steps + 1))
-    assert (out / "discriminator.keras").exists() and (out / "huggingface" / "generator" / "vocab.txt").exists()
+    assert summary["resumed_from"] == every and summary["steps"] == steps
+    assert f"skipping the {every} batches already trained on" in second.stdout
+    assert logged_steps(out) == list(range(1, steps + 1))  # none repeated, none skipped
+    assert logged(out) == logged(uninterrupted)  # every metric of every step, exactly
+    for part in ("discriminator", "generator"):
+        resumed = keras.saving.load_model(out / f"{part}.keras").get_weights()
+        reference = keras.saving.load_model(uninterrupted / f"{part}.keras").get_weights()
+        assert len(resumed) == len(reference)
+        for a, b in zip(resumed, reference):
+            np.testing.assert_array_equal(a, b)
 
     # Re-running a finished run trains nothing more.
-    third = subprocess.run(command(out, data_dir, steps, every), capture_output=True, text=True, timeout=300)
-    assert third.returncode == 0 and "already finished its 300 steps" in third.stdout
+    third = electra_keras(*command(out, data_dir, steps, every, *extra), timeout=300)
+    assert third.returncode == 0 and f"already finished its {steps} steps" in third.stdout
 
 
 class PoisonWeights(keras.callbacks.Callback):
