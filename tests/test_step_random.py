@@ -115,3 +115,22 @@ def test_a_resumed_run_trains_exactly_as_an_uninterrupted_one():
     for batch in batches:
         other.train_on_batch(batch)
     assert any(not np.array_equal(a, b) for a, b in zip(uninterrupted.get_weights(), other.get_weights()))
+
+
+def test_masked_dataset_masks_batch_k_alike_with_or_without_the_skip():
+    """What a resumed run relies on: skipping k batches and starting the count at k masks
+    batch k exactly as the uninterrupted pipeline does."""
+    model = ek.ElectraPretrainer(ek.ModelConfig.from_preset("tiny", vocab_size=VOCAB, max_position_embeddings=64),
+                                 masking=masking())
+    batches = [fixed_batch(seed=i) for i in range(6)]
+    data = tf.data.Dataset.from_tensor_slices({k: np.stack([b[k] for b in batches]) for k in batches[0]})
+    full = list(model.masked_dataset(data, seed=3).as_numpy_iterator())
+    resumed = list(model.masked_dataset(data.skip(4), seed=3, start_index=4).as_numpy_iterator())
+    assert len(resumed) == 2
+    for expected, actual in zip(full[4:], resumed):
+        assert expected.keys() == actual.keys()
+        for name in expected:
+            np.testing.assert_array_equal(actual[name], expected[name])
+    # The index matters: counted from 0 instead, batch 4 gets batch 0's masking draw.
+    wrong = next(model.masked_dataset(data.skip(4), seed=3).as_numpy_iterator())
+    assert not np.array_equal(wrong["masked_positions"], full[4]["masked_positions"])
