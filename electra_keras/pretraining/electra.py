@@ -78,7 +78,7 @@ IDENTITY_VARIANTS = ("replace-mlm", "all-tokens-mlm")
 def gumbel_max_sample(logits, temperature: float = 1.0):
     """One token per position from softmax(logits / T), via the Gumbel-max trick."""
     if step_random.active():  # a function of (seed, step): resumption draws the same samples
-        uniform = step_random.uniform(tf.shape(logits), step_random.next_key())
+        uniform = step_random.step_uniform(tf.shape(logits))
     else:
         uniform = tf.random.uniform(tf.shape(logits), minval=1e-9, maxval=1.0)
     gumbel = -tf.math.log(-tf.math.log(uniform))
