@@ -2,11 +2,12 @@
 before TensorFlow starts). Prints one JSON line of results.
 
     python distributed_worker.py replicas OUT.json
-    python distributed_worker.py worker OUT.npz      (TF_CONFIG set by the parent)
+    python distributed_worker.py worker OUT.npz      (prints "PORT n", then reads TF_CONFIG on stdin)
 """
 
 import json
 import os
+import socket
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -103,6 +104,13 @@ if mode == "replicas":
         albert_loss_1=float(single_loss), albert_loss_2=float(double_loss),
     )
 elif mode == "worker":
+    # This worker's port: bound here (port 0), reported, and released to
+    # TensorFlow's server only when the parent sends the whole cluster.
+    reservation = socket.socket()
+    reservation.bind(("127.0.0.1", 0))
+    print(f"PORT {reservation.getsockname()[1]}", flush=True)
+    os.environ["TF_CONFIG"] = sys.stdin.readline()
+    reservation.close()
     strategy = make_strategy("multi_worker")
     model = build(strategy, lambda: ek.optimizers.electra_adamw(1e-3, total_steps=10, warmup_steps=2))
     data = tf.data.Dataset.from_tensor_slices(batches(4)).repeat().batch(GLOBAL_BATCH)

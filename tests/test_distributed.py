@@ -3,7 +3,6 @@ real two-worker MultiWorkerMirroredStrategy run on 127.0.0.1."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -42,23 +41,27 @@ def test_two_replicas_take_the_same_step_as_one_device(tmp_path):
     assert abs(result["albert_loss_1"] - result["albert_loss_2"]) <= 1e-5 * abs(result["albert_loss_1"])
 
 
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def test_two_workers_train_together_and_agree(tmp_path):
-    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-    processes = []
-    for index in range(2):
-        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        processes.append(run("worker", tmp_path / f"worker{index}.npz", {"TF_CONFIG": json.dumps(tf_config)}))
+    """Ports without the race: each worker binds port 0 itself, reports the
+    port it got, and holds it until the parent has sent the cluster made of
+    the reported ports; it releases it right before its TensorFlow server
+    binds it (TensorFlow's gRPC server cannot share a bound port). Before,
+    the parent probed free ports and closed them, and any process could take
+    one during the seconds the workers took to start."""
+    processes = [subprocess.Popen([sys.executable, WORKER, "worker", str(tmp_path / f"worker{index}.npz")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for index in range(2)]
     try:
+        ports = []
+        for process in processes:
+            line = process.stdout.readline()
+            assert line.startswith("PORT "), line + process.stderr.read()[-3000:]
+            ports.append(int(line.split()[1]))
+        workers = [f"127.0.0.1:{port}" for port in ports]
+        for index, process in enumerate(processes):
+            tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+            process.stdin.write(json.dumps(tf_config) + "\n")
+            process.stdin.flush()
         results = [finish(process) for process in processes]
     finally:
         for process in processes:
