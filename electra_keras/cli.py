@@ -325,8 +325,9 @@ def export(args) -> int:
         model, vocabulary, lowercase = pretrained.encoder, pretrained.vocabulary, pretrained.lowercase
     common = dict(vocabulary=vocabulary, lowercase=lowercase, sequence_length=args.sequence_length)
     if args.format == "saved_model":
-        if args.quantize != "none":
-            raise SystemExit("export: --quantize applies to --format tflite")
+        if args.quantize != "none" or args.mediapipe:
+            flag = "--quantize" if args.quantize != "none" else "--mediapipe"
+            raise SystemExit(f"export: {flag} applies to --format tflite")
         path = export_saved_model(model, args.out, version=args.version, pair=args.pair,
                                   length_bucket=args.length_bucket or None, **common)
         config = write_models_config(Path(args.out).parent)
@@ -338,9 +339,9 @@ def export(args) -> int:
     if args.quantize in CALIBRATED:
         representative = _representative_texts(args, source)
     path = export_tflite(model, out, quantize=args.quantize, representative_texts=representative,
-                         pair=args.pair, raw_text=args.raw_text, isolate=True, **common)
-    print(f"TFLite ({args.quantize}): {path} ({path.stat().st_size:,} bytes), "
-          f"with vocab.txt and model.json beside it")
+                         pair=args.pair, raw_text=args.raw_text, mediapipe=args.mediapipe, isolate=True, **common)
+    print(f"TFLite ({args.quantize}{', MediaPipe metadata' if args.mediapipe else ''}): {path} "
+          f"({path.stat().st_size:,} bytes), with vocab.txt and model.json beside it")
     return 0
 
 
@@ -602,6 +603,11 @@ def build_parser() -> argparse.ArgumentParser:
     export_parser.add_argument("--raw-text", action="store_true",
                                help="tflite, single-text classifiers: the tokenizer inside the model "
                                     "(TF-Text custom ops; LiteRTModel registers them)")
+    export_parser.add_argument("--mediapipe", action="store_true",
+                               help="tflite, single-text classifiers with an uncased WordPiece vocabulary: "
+                                    "MediaPipe metadata (vocabulary, labels, input roles) inside the model, for "
+                                    "MediaPipe Tasks' TextClassifier on raw text; its one output is probabilities "
+                                    "(needs the mediapipe extra)")
     export_parser.add_argument("--version", type=int, help="saved_model version folder (default: next free)")
     export_parser.add_argument("--length-bucket", type=int, default=16,
                                help="saved_model: pad each raw-text request to its longest sequence rounded up "

@@ -35,6 +35,18 @@ Quantization (`quantize=`):
   for it). Int16 keeps the activation ranges of layer norm and attention
   that int8 cannot; see benchmarks/RESULTS.md for its accuracy and speed.
 
+`mediapipe=True` (single-text classifiers with a lowercasing WordPiece
+vocabulary) writes MediaPipe's model metadata into the file: the vocabulary
+(BERT tokenizer), the label names and the roles of the three inputs, written
+with MediaPipe's own metadata writer, so MediaPipe Tasks' `TextClassifier`
+(Android, iOS, web, Python) runs the file on raw text. Its one output is
+`probabilities`: MediaPipe reports the output as the class scores and
+applies no softmax (its score calibration is per-class sigmoid only), and the
+softmax keeps Keras' argmax, so the top category is `predict_labels`' label.
+MediaPipe's tokenizer lowercases ASCII only and strips no accents: its ids
+equal ours on ASCII text; text with accented or other non-ASCII letters, or
+literal special tokens ("[MASK]"), may get other pieces.
+
 The TFLite converter leaks memory on every `convert()`
 (tensorflow/tensorflow#122598): `isolate=True` converts in a child process,
 which a run converting many models should use.
@@ -47,6 +59,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import types
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +81,7 @@ def export_tflite(
     sequence_length: int | None = None,
     pair: bool = False,
     raw_text: bool = False,
+    mediapipe: bool = False,
     isolate: bool = False,
 ) -> Path:
     """Writes `model` as a `.tflite` file (TFLite builtins only) with its side files.
@@ -85,6 +99,9 @@ def export_tflite(
         pair: a bare encoder's inputs are text pairs (recorded in model.json).
         raw_text: tokenize inside the model (single-text `TextClassifier`s;
             TF-Text custom ops, see the module docstring).
+        mediapipe: write MediaPipe's metadata into the model (single-text
+            `TextClassifier`s, lowercasing WordPiece; one output,
+            `probabilities`; see the module docstring).
         isolate: convert in a child process (the converter leaks memory).
 
     Returns:
@@ -93,6 +110,8 @@ def export_tflite(
     Example:
         export_tflite(clf, "saved_models/sentiment-tflite/model.tflite", quantize="dynamic")
         LiteRTModel("saved_models/sentiment-tflite/model.tflite").predict(["a gripping film"])
+        # MediaPipe Tasks on raw text (pip install mediapipe):
+        export_tflite(clf, "saved_models/sentiment-mediapipe/model.tflite", mediapipe=True)
     """
     from electra_keras.export.saved_model import servable_for
 
@@ -109,6 +128,8 @@ def export_tflite(
                 f"quantize={quantize!r} with raw_text=True: the converter's calibration cannot run TF-Text's "
                 "custom tokenizer ops; use 'dynamic' or 'float16', or full int8 on the token-id model"
             )
+    if mediapipe:
+        _check_mediapipe_model(model, raw_text)
     representative = None
     if quantize in CALIBRATED:
         if representative_texts is None:
@@ -120,6 +141,8 @@ def export_tflite(
         saved_model = Path(work) / "for_tflite"
         if raw_text:
             _write_raw_text_model(servable, saved_model)
+        elif mediapipe:
+            _write_probabilities_model(servable, saved_model)
         else:
             servable.write_fixed_length(saved_model)
         data = None
@@ -137,9 +160,13 @@ def export_tflite(
                                    f"(exit code {child.returncode}):\n{child.stdout[-3000:]}")
         else:
             _convert(str(saved_model), str(path), quantize, data and str(data), raw_text)
-    extra = {"quantize": quantize, "file": path.name, "raw_text": raw_text}
+        if mediapipe:
+            _write_mediapipe_metadata(path, servable, Path(work))
+    extra = {"quantize": quantize, "file": path.name, "raw_text": raw_text, "mediapipe": mediapipe}
     if raw_text:
         extra["inputs"] = ["text"]
+    if mediapipe:
+        extra["outputs"] = {"probabilities": [len(servable.label_names)]}
     servable.write_side_files(path.parent, extra=extra)
     return path
 
@@ -189,6 +216,145 @@ def _write_raw_text_model(servable, path: Path) -> None:
     archive = keras.export.ExportArchive()
     archive.add_endpoint("serving_default", raw, input_signature=[tf.TensorSpec([1], tf.string, name="text")])
     archive.write_out(str(path), verbose=False)
+
+
+def _check_mediapipe_model(model, raw_text: bool) -> None:
+    from electra_keras.tasks.classifier import TextClassifier
+
+    if not isinstance(model, TextClassifier) or model.pair or model.regression:
+        raise ValueError(
+            "mediapipe=True: MediaPipe's TextClassifier classifies one text; export this "
+            f"{'pair or regression ' if isinstance(model, TextClassifier) else ''}{type(model).__name__} "
+            "without mediapipe=True"
+        )
+    if raw_text:
+        raise ValueError("mediapipe=True with raw_text=True: MediaPipe tokenizes itself and feeds token ids; "
+                         "drop raw_text")
+    if isinstance(model.vocabulary, dict) or not model.lowercase:
+        # MediaPipe's BERT preprocessor always lowercases (ASCII) before its
+        # WordPiece; its SentencePiece path lacks ALBERT's lowercasing and
+        # accent stripping. Either would feed the model other ids than ours.
+        raise ValueError(
+            "mediapipe=True: MediaPipe's text classifier tokenizes as an uncased WordPiece (BERT) model; "
+            f"this model's tokenizer is {'SentencePiece' if isinstance(model.vocabulary, dict) else 'cased'}. "
+            "Export token ids (mediapipe=False) and tokenize in the app"
+        )
+
+
+def _write_probabilities_model(servable, path: Path) -> None:
+    """A SavedModel: [batch, sequence_length] token ids -> `probabilities` alone.
+
+    MediaPipe's text classifier metadata describes one output, the class
+    scores, and its writer refuses a model with more outputs than metadata.
+    """
+    import keras
+    import tensorflow as tf
+
+    length = servable.tokenizer.sequence_length
+
+    def probabilities(input_ids, input_mask, segment_ids):
+        inputs = {"token_ids": input_ids, "padding_mask": input_mask, "segment_ids": segment_ids}
+        return {"probabilities": servable.numeric_outputs(inputs)["probabilities"]}
+
+    archive = keras.export.ExportArchive()
+    archive.add_endpoint("serving_default", probabilities,
+                         input_signature=[tf.TensorSpec([None, length], tf.int32, name=name) for name in INPUT_NAMES])
+    archive.write_out(str(path), verbose=False)
+
+
+def _write_mediapipe_metadata(path: Path, servable, work: Path) -> None:
+    """Rewrites the `.tflite` file with MediaPipe's text classifier metadata and files inside."""
+    metadata_writer, text_classifier = _mediapipe_metadata_writers()
+
+    bad = [name for name in servable.label_names if "\n" in name or "\r" in name]
+    if bad:
+        raise ValueError(f"label names {bad}: a label name cannot hold a line break")
+    vocabulary = servable.tokenizer.write_vocabulary_file(work)
+    model = bytearray(path.read_bytes())
+    # The converter names a signature's input tensors "<signature>_<input>:0".
+    tensors = {name: f"serving_default_{name}:0" for name in INPUT_NAMES}
+    writer = text_classifier.MetadataWriter.create_for_bert_model(
+        model,
+        metadata_writer.BertTokenizer(vocab_file_path=str(vocabulary)),
+        metadata_writer.Labels().add(list(servable.label_names)),
+        ids_name=tensors["input_ids"], mask_name=tensors["input_mask"], segment_name=tensors["segment_ids"],
+    )
+    with_metadata, _ = writer.populate()
+    path.write_bytes(with_metadata)
+
+
+def _mediapipe_metadata_writers():
+    """MediaPipe's `metadata_writer` and `text_classifier` writer modules.
+
+    The mediapipe wheels since the move of their Python API onto the C
+    library (0.10.3x up to 1.2.3 at least) ship `metadata.py`, which imports
+    the pybind module `mediapipe.tasks.cc.metadata.python._pywrap_metadata_version`,
+    but not that module. It has one function, the minimum metadata parser
+    version; `_minimum_parser_version` stands in for it while the writers
+    import, and the rest of MediaPipe's writer runs unchanged.
+    """
+    try:
+        from mediapipe.tasks.python.metadata.metadata_writers import metadata_writer, text_classifier
+    except ModuleNotFoundError as error:
+        if not (error.name or "").startswith("mediapipe.tasks.cc"):
+            raise
+        package = "mediapipe.tasks.cc.metadata.python"
+        stand_in = types.ModuleType(package)
+        stand_in._pywrap_metadata_version = types.SimpleNamespace(
+            GetMinimumMetadataParserVersion=_minimum_parser_version)
+        sys.modules[package] = stand_in
+        try:
+            from mediapipe.tasks.python.metadata.metadata_writers import metadata_writer, text_classifier
+        finally:
+            del sys.modules[package]
+    return metadata_writer, text_classifier
+
+
+def _minimum_parser_version(metadata: bytes) -> str:
+    """The oldest metadata parser that reads every field `metadata` uses (a "major.minor.patch" string).
+
+    As MediaPipe's `GetMinimumMetadataParserVersion`
+    (mediapipe/tasks/cc/metadata/metadata_version.cc): each schema member added
+    after 1.0.0 raises the version to the one that introduced it.
+    """
+    from mediapipe.tasks.metadata import metadata_schema_py_generated as schema
+
+    root = schema.ModelMetadataT.InitFromObj(schema.ModelMetadata.GetRootAs(bytes(metadata), 0))
+    tokenizers = {schema.ProcessUnitOptions.BertTokenizerOptions: (1, 1, 0),
+                  schema.ProcessUnitOptions.SentencePieceTokenizerOptions: (1, 1, 0),
+                  schema.ProcessUnitOptions.RegexTokenizerOptions: (1, 2, 1)}
+    versions = [(1, 0, 0)]
+
+    def files(entries):
+        for entry in entries or []:
+            if entry.type == schema.AssociatedFileType.VOCABULARY:
+                versions.append((1, 0, 1))
+            if entry.type == schema.AssociatedFileType.SCANN_INDEX_FILE:
+                versions.append((1, 4, 0))
+            if entry.version is not None:
+                versions.append((1, 4, 1))
+
+    def units(entries):
+        versions.extend(tokenizers.get(unit.optionsType, (1, 0, 0)) for unit in entries or [])
+
+    for subgraph in root.subgraphMetadata or []:
+        for tensor in (subgraph.inputTensorMetadata or []) + (subgraph.outputTensorMetadata or []):
+            files(tensor.associatedFiles)
+            units(tensor.processUnits)
+            if tensor.content is not None and (
+                    tensor.content.contentPropertiesType == schema.ContentProperties.AudioProperties):
+                versions.append((1, 3, 0))
+        files(subgraph.associatedFiles)
+        for process_units in (subgraph.inputProcessUnits, subgraph.outputProcessUnits):
+            if process_units is not None:
+                versions.append((1, 1, 0))
+                units(process_units)
+        if subgraph.inputTensorGroups is not None or subgraph.outputTensorGroups is not None:
+            versions.append((1, 2, 0))
+        if subgraph.customMetadata is not None:
+            versions.append((1, 5, 0))
+    files(root.associatedFiles)
+    return ".".join(str(number) for number in max(versions))
 
 
 def _convert(saved_model: str, out: str, quantize: str, representative: str | None, raw_text: bool = False) -> None:
@@ -296,17 +462,15 @@ class LiteRTModel:
             raise ValueError(f"texts has {len(texts)} entries but texts_b has {len(list(texts_b))}")
         if not texts:  # LiteRT cannot resize to an empty batch
             outputs = {name: np.zeros((0, *shape), np.float32) for name, shape in self.info["outputs"].items()}
-            if self.labels is not None and "logits" in outputs and outputs["logits"].ndim == 2:
-                outputs["label"] = []
-            return outputs
-        if self.raw_text:  # one string per call: the model's input is [1]
+        elif self.raw_text:  # one string per call: the model's input is [1]
             rows = [self.runner(text=np.array([_utf8(text)], dtype=object)) for text in texts]
             outputs = {name: np.concatenate([row[name] for row in rows]) for name in rows[0]}
         else:
             inputs = self.tokenizer(texts, None if texts_b is None else list(texts_b))
             outputs = self.run(inputs["token_ids"], inputs["padding_mask"], inputs["segment_ids"])
-        if self.labels is not None and "logits" in outputs and outputs["logits"].ndim == 2:
-            outputs["label"] = [self.labels[i] for i in np.argmax(outputs["logits"], axis=-1)]
+        scores = outputs.get("logits", outputs.get("probabilities"))  # a MediaPipe model has probabilities only
+        if self.labels is not None and scores is not None and scores.ndim == 2:
+            outputs["label"] = [self.labels[i] for i in np.argmax(scores, axis=-1)]
         return outputs
 
 
