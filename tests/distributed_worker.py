@@ -20,6 +20,7 @@ from electra_keras.training.strategy import make_strategy, split_cpu  # noqa: E4
 if mode == "replicas":
     split_cpu(2)
 
+
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -76,10 +77,10 @@ def build(strategy, optimizer, albert=False):
     return model
 
 
-def one_step(strategy, weights, albert=False):
-    model = build(strategy, lambda: keras.optimizers.SGD(learning_rate=0.5), albert)
+def one_step(strategy, weights, albert=False, optimizer=None, steps=1):
+    model = build(strategy, optimizer or (lambda: keras.optimizers.SGD(learning_rate=0.5)), albert)
     model.set_weights(weights)
-    data = tf.data.Dataset.from_tensor_slices(batches(1, albert)).batch(GLOBAL_BATCH)
+    data = tf.data.Dataset.from_tensor_slices(batches(steps, albert)).batch(GLOBAL_BATCH)
     history = model.fit(data, epochs=1, verbose=0).history
     return model.get_weights(), history["loss"][0]
 
@@ -102,6 +103,15 @@ if mode == "replicas":
         albert_max_update=max(float(np.max(np.abs(a - b))) for a, b in zip(single, initial)),
         albert_max_weight_diff=max(float(np.max(np.abs(a - b))) for a, b in zip(single, double)),
         albert_loss_1=float(single_loss), albert_loss_2=float(double_loss),
+    )
+    # AdamW with global-norm clipping at 1.0 (the gradients' norm is far above it here).
+    initial = build(tf.distribute.get_strategy(), keras.optimizers.SGD).get_weights()
+    adamw = lambda: ek.optimizers.electra_adamw(1e-3, total_steps=10, warmup_steps=1)  # noqa: E731
+    single, _ = one_step(tf.distribute.get_strategy(), initial, optimizer=adamw, steps=3)
+    double, _ = one_step(mirrored, initial, optimizer=adamw, steps=3)
+    result.update(
+        adamw_max_update=max(float(np.max(np.abs(a - b))) for a, b in zip(single, initial)),
+        adamw_max_weight_diff=max(float(np.max(np.abs(a - b))) for a, b in zip(single, double)),
     )
 elif mode == "worker":
     # This worker's port: bound here (port 0), reported, and released to

@@ -72,6 +72,7 @@ class Pretrainer(ConfiguredModel):
     def __init__(self, config, masking: MaskingConfig | dict | None = None, seed: int = 0, **kwargs):
         super().__init__(config, **kwargs)
         self.seed = int(seed)
+        self._replica_clipnorm = None
         if isinstance(masking, dict):
             masking = MaskingConfig(**{**masking, "special_token_ids": tuple(masking["special_token_ids"])})
         self.masking = masking
@@ -210,12 +211,49 @@ class Pretrainer(ConfiguredModel):
             batch = self.mask(batch)
         return batch
 
+    def compile(self, *args, **kwargs):
+        super().compile(*args, **kwargs)
+        # Keras clips each replica's share of the gradients before it sums the
+        # shares, so global-norm clipping under a strategy is not the clipping
+        # of one device with the global batch. The clip moves here, after the
+        # sum (`_clip_across_replicas`); the optimizer object loses its
+        # global_clipnorm while it trains this model.
+        self._replica_clipnorm = None
+        inner = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+        if (self.distribute_strategy.num_replicas_in_sync > 1 and getattr(inner, "global_clipnorm", None)
+                and not inner.gradient_accumulation_steps):
+            self._replica_clipnorm = float(inner.global_clipnorm)
+            inner.global_clipnorm = None
+
+    def _clip_across_replicas(self, gradients):
+        """Gradients clipped by the global norm of their sum over the replicas,
+        divided by the replica count (the optimizer sums them again).
+
+        Costs one more all-reduce per step than Keras' own path; with it, N
+        replicas take the step one device takes with the same global batch
+        (tests/test_distributed.py). Under a loss-scale optimizer the norm is
+        that of the unscaled gradients.
+        """
+        context = tf.distribute.get_replica_context()
+        if self._replica_clipnorm is None or context is None or context.num_replicas_in_sync == 1:
+            return gradients
+        present = [index for index, gradient in enumerate(gradients) if gradient is not None]
+        summed = context.all_reduce(tf.distribute.ReduceOp.SUM,
+                                    [tf.convert_to_tensor(gradients[index]) for index in present])
+        scale = getattr(self.optimizer, "dynamic_scale", None)
+        scale = tf.cast(scale, tf.float32) if scale is not None else tf.constant(1.0)
+        clipped, _ = tf.clip_by_global_norm([g / tf.cast(scale, g.dtype) for g in summed], self._replica_clipnorm)
+        result = list(gradients)
+        for index, gradient in zip(present, clipped):
+            result[index] = gradient * tf.cast(scale / context.num_replicas_in_sync, gradient.dtype)
+        return result
+
     def train_step(self, data):
         batch = self._prepared(data)
         with tf.GradientTape() as tape, step_random(self.seed, _micro_step(self.optimizer)):
             loss, values = self.objective(batch, training=True)
             scaled = self.optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled, self.trainable_weights)
+        gradients = self._clip_across_replicas(tape.gradient(scaled, self.trainable_weights))
         self.optimizer.apply(gradients, self.trainable_weights)
         return self._update_metrics(loss, values)
 
