@@ -111,6 +111,7 @@ from common import (  # noqa: E402
     machine_description,
     markdown_table,
     random_pairs,
+    record_performance,
     seconds,
     tensorflow_matmul_peak,
     text_table,
@@ -638,6 +639,20 @@ def table_rows(rows: list[dict], peer: str | None = None) -> list[list[str]]:
     return table
 
 
+def performance_ratios(rows: list[dict], device_kind: str, quick: bool) -> dict:
+    """The issue's training keys from a full CPU run of electra-small (none from --quick or a GPU)."""
+    if quick or device_kind != "cpu":
+        return {}
+    by_variant = {row["variant"]: row for row in rows if row["model"] == "electra-small" and "error" not in row}
+    summary = {}
+    if "ratio_ours_to_pytorch" in by_variant.get("float32", {}):
+        summary["train_fp32_vs_pytorch"] = by_variant["float32"]["ratio_ours_to_pytorch"]
+        summary["mfu_fp32"] = by_variant["float32"]["mfu"]
+    if "ratio_ours_to_pytorch" in by_variant.get("mixed_bfloat16", {}):
+        summary["train_bf16_vs_pytorch"] = by_variant["mixed_bfloat16"]["ratio_ours_to_pytorch"]
+    return summary
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description="ELECTRA pretraining throughput and MFU, ours vs transformers' PyTorch models.",
@@ -779,6 +794,11 @@ def main(argv=None) -> int:
         ] + [f"\n{row['model']} {row['variant']} failed: `{row['error']}`" for row in rows if "error" in row]
           + [f"\n{row['model']} {row['variant']} {args.peer} failed: `{row['tf_models_error']}`"
              for row in rows if "tf_models_error" in row]))
+    summary = performance_ratios(rows, device_kind, args.quick)
+    if summary:
+        record_performance(summary, "benchmarks/pretraining_throughput.py", machine)
+        log("Ratios recorded in benchmarks/results/performance.json: "
+            + ", ".join(f"{key} {value:.2f}" for key, value in summary.items()))
     if args.json:
         with open(args.json, "w") as out:
             json.dump({"machine": machine, "device": device_kind, "matmul_size": matmul_size,

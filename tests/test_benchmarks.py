@@ -87,3 +87,14 @@ def test_performance_summary_merges_each_scripts_ratios(tmp_path):
     assert summary["sources"]["train_fp32_vs_pytorch"]["cpu"] == "Test CPU"
     with pytest.raises(ValueError, match="unknown keys \\['speedup'\\]"):
         common.record_performance({"speedup": 2.0}, "c.py", machine, path)
+
+
+def test_throughput_ratios_come_from_full_cpu_runs_only():
+    throughput = load("pretraining_throughput")
+    rows = [{"model": "electra-small", "variant": "float32", "ratio_ours_to_pytorch": 1.6, "mfu": 0.61},
+            {"model": "electra-small", "variant": "mixed_bfloat16", "ratio_ours_to_pytorch": 1.3, "mfu": 0.2},
+            {"model": "electra-base", "variant": "float32", "ratio_ours_to_pytorch": 2.0, "mfu": 0.7}]
+    assert throughput.performance_ratios(rows, "cpu", quick=False) == {
+        "train_fp32_vs_pytorch": 1.6, "mfu_fp32": 0.61, "train_bf16_vs_pytorch": 1.3}
+    assert throughput.performance_ratios(rows, "cpu", quick=True) == {}
+    assert throughput.performance_ratios(rows, "gpu", quick=False) == {}
