@@ -137,7 +137,7 @@ class TaskModel(keras.Model):
             baseline = TextClassifier.from_preset("electra-small", "vocab.txt", num_classes=2)  # random weights
             clf = TextClassifier.from_preset("electra-small", weights=True, num_classes=2)  # published weights
         """
-        if Path(str(preset)).is_dir() and (Path(preset) / PRESET_CONFIG).is_file():
+        if preset not in PRESETS and Path(str(preset)).is_dir() and (Path(preset) / PRESET_CONFIG).is_file():
             return cls._from_preset_folder(Path(preset))
         published = published_weights(preset)
         if weights:
