@@ -280,19 +280,20 @@ class _Servable:
 
     # -- the TFLite side -----------------------------------------------------------
 
-    def write_fixed_length(self, path: Path, batch: int | None = None) -> None:
+    def write_fixed_length(self, path: Path, batch: int | None = None, outputs=None) -> None:
         """A SavedModel of `numeric_outputs` on [batch, sequence_length] token ids.
 
         TFLite's converter reads variables from a SavedModel (its concrete-
         function path leaves Keras variables as uninitialized resources), and
         a fixed length lets every op become a builtin. `batch` fixes the batch
-        size too (None: resizable).
+        size too (None: resizable); `outputs` keeps only those output names.
         """
         length = self.tokenizer.sequence_length
         signature = [tf.TensorSpec([batch, length], tf.int32, name=spec.name) for spec in _IDS]
 
         def numeric(input_ids, input_mask, segment_ids):
-            return self.numeric_outputs(_token_inputs(input_ids, input_mask, segment_ids))
+            values = self.numeric_outputs(_token_inputs(input_ids, input_mask, segment_ids))
+            return values if outputs is None else {name: values[name] for name in outputs}
 
         archive = keras.export.ExportArchive()
         archive.add_endpoint(RAW_SIGNATURE, numeric, input_signature=signature)

@@ -247,19 +247,7 @@ def _write_probabilities_model(servable, path: Path) -> None:
     MediaPipe's text classifier metadata describes one output, the class
     scores, and its writer refuses a model with more outputs than metadata.
     """
-    import keras
-    import tensorflow as tf
-
-    length = servable.tokenizer.sequence_length
-
-    def probabilities(input_ids, input_mask, segment_ids):
-        inputs = {"token_ids": input_ids, "padding_mask": input_mask, "segment_ids": segment_ids}
-        return {"probabilities": servable.numeric_outputs(inputs)["probabilities"]}
-
-    archive = keras.export.ExportArchive()
-    archive.add_endpoint("serving_default", probabilities,
-                         input_signature=[tf.TensorSpec([None, length], tf.int32, name=name) for name in INPUT_NAMES])
-    archive.write_out(str(path), verbose=False)
+    servable.write_fixed_length(path, outputs=("probabilities",))
 
 
 def _write_mediapipe_metadata(path: Path, servable, work: Path) -> None:

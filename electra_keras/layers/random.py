@@ -15,9 +15,11 @@ r * (its element count), so every element of the global batch gets the
 word a single device would give it. One step on N replicas then draws
 exactly what one device draws for the same global batch (equal per-replica
 batches, as `experimental_distribute_dataset` splits them), which is what
-lets tests/test_distributed.py compare them with dropout and sampling on. On a CPU, TensorFlow's Philox costs 1.6x this hash without XLA and
-70x with XLA (benchmarks/xla_random_ops.py), which is what made XLA training
-slow. Outside a `step_random` block (a user calling `model(x, training=True)`),
+lets tests/test_distributed.py compare them with dropout and sampling on.
+
+On a CPU, TensorFlow's Philox costs 1.6x this hash without XLA and 70x with
+XLA (benchmarks/xla_random_ops.py), which is what made XLA training slow.
+Outside a `step_random` block (a user calling `model(x, training=True)`),
 dropout falls back to Keras' own random numbers.
 
 The streams are for regularization and sampling, not cryptography: the
