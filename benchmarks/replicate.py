@@ -27,6 +27,12 @@ vocabulary and one set of prepared examples (ALBERT's with sentence pairs).
 
 Everything is resumable: results are files under --root (default
 ~/runs/replicate/BUDGET); re-run the same command after an interruption.
+Every finished fine-tune is also recorded in a ledger (--ledger, default
+benchmarks/results/replication_BUDGET_runs.json on the default corpus): an
+arm whose fine-tunes are all there is not pretrained again, so a study
+survives the loss of its run folder (or the deletion of its checkpoints).
+`--corpus` runs the study on your own text (files or registered corpora,
+as `electra-keras pretrain --corpus` takes them).
 
     .venv/bin/python benchmarks/replicate.py --budget small          # about 3 hours on 2 cores
     .venv/bin/python benchmarks/replicate.py --quick                 # a tiny end-to-end check
@@ -54,7 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import chosen, format_machine, machine_description, markdown_table, text_table  # noqa: E402
-from pretraining_pays import TASKS, finetune_scores, tfidf_accuracy  # noqa: E402
+from pretraining_pays import TASKS, _same_settings, finetune_scores, tfidf_accuracy  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STUDIES = ("comparison", "ablations", "generator", "tying", "albert-sharing", "albert-sentence", "continued")
@@ -121,6 +127,12 @@ def parse_args(argv=None):
     parser.add_argument("--tasks", default=",".join(TASKS), help="comma-separated, of: " + ", ".join(TASKS))
     parser.add_argument("--root", help="run folder (default ~/runs/replicate/BUDGET)")
     parser.add_argument("--json", help="default benchmarks/results/replication.json (--quick: none)")
+    parser.add_argument("--corpus", nargs="+", help="pretraining text (default: the recipes' corpus)")
+    parser.add_argument("--eval-corpus", nargs="+", help="held-out text for the pretraining loss "
+                        "(default: the recipes' one; with --corpus, none)")
+    parser.add_argument("--ledger", help="record of finished fine-tunes, read back at start (default "
+                        "benchmarks/results/replication_BUDGET_runs.json on the default corpus, else "
+                        "ROOT/ledger.json; --quick: none)")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--quick", action="store_true", help="tiny models, corpus and fine-tuning, 1 seed")
     return parser.parse_args(argv)
@@ -130,10 +142,12 @@ class Runner:
     """Pretrains arms at one FLOP budget on one shared vocabulary and data,
     and fine-tunes their checkpoints."""
 
-    def __init__(self, root: Path, budget: dict, seeds: int, quick: bool, tasks=tuple(TASKS)):
+    def __init__(self, root: Path, budget: dict, seeds: int, quick: bool, tasks=tuple(TASKS),
+                 corpus=None, eval_corpus=None, ledger: Ledger | None = None):
         from electra_keras.training.pretrain import _learned_vocabulary
 
         self.root, self.budget, self.seeds, self.quick, self.tasks = root, budget, seeds, quick, tasks
+        self.corpus, self.eval_corpus, self.ledger = corpus, eval_corpus, ledger
         self.checkpoints = 2 if quick else CHECKPOINTS
         self.runs: dict[tuple, dict] = {}  # arm signature -> its run
         self.data: dict[str, dict] = {}  # "electra" / "albert" -> prepared example folders
@@ -151,6 +165,8 @@ class Runner:
         options, finetuning = recipe(name, out=str(self.root))
         if self.quick:
             options.corpus = options.eval_corpus = [str(self.root / "corpus.txt")]
+        if self.corpus:
+            options = dataclasses.replace(options, corpus=list(self.corpus), eval_corpus=self.eval_corpus)
         if self.vocabulary is not None:
             options = dataclasses.replace(options, vocabulary=self.vocabulary, vocabulary_size=None)
         return options, finetuning
@@ -184,12 +200,16 @@ class Runner:
         )
         print(f"== {arm.name}: {steps:,} steps of {per_step / 1e12:.3g} TFLOPs "
               f"(the FLOPs of {self.budget['steps']:,} electra-cpu steps)", flush=True)
-        pretrain(options)
-        self.data.setdefault(family, {"data": str(out / "data"),
-                                      "eval_data": str(out / "eval-data") if (out / "eval-data").exists() else None})
+        labels = {step: f"{arm.name}/step-{step}" for step in [every * (i + 1) for i in range(checkpoints)]}
+        if all(self.finished(label, finetuning) for label in labels.values()):
+            print(f"{arm.name}: every checkpoint is fine-tuned already; not pretraining it again", flush=True)
+        else:
+            pretrain(options)
+            self.data.setdefault(family, {"data": str(out / "data"), "eval_data": str(out / "eval-data")
+                                          if (out / "eval-data").exists() else None})
         points = []
-        for step in [every * (i + 1) for i in range(checkpoints)]:
-            scores = self.finetune(f"{arm.name}/step-{step}", export(out, step), finetuning)
+        for step, label in labels.items():
+            scores = self.finetune(label, lambda step=step: export(out, step), finetuning)
             points.append({"step": step, "flops": step * per_step, **scores})
         self.runs[arm.signature] = {"points": points, "flops": steps * per_step, "finetuning": finetuning,
                                     "run": out, "family": family}
@@ -210,22 +230,100 @@ class Runner:
             log_every=max(1, steps // 10), eval_batches=1 if self.quick else 8, prior_init=True,
         )
         print(f"== minilm-continued: {steps:,} steps", flush=True)
+        recorded = self.ledger.flops.get("minilm-continued") if self.ledger is not None else None
+        if recorded is not None and self.finished("minilm-continued", self.continued_settings()):
+            print("minilm-continued: fine-tuned already; not pretraining it again", flush=True)
+            return Path(options.out), steps, recorded
         summary = pretrain(options)
+        if self.ledger is not None:
+            self.ledger.record_flops("minilm-continued", float(summary["flops"]))
         return Path(options.out), steps, float(summary["flops"])
 
-    def finetune(self, label: str, init: str, settings: dict, random_init: bool = False) -> dict:
-        """{task: [test accuracy per seed]} of one checkpoint (or its architecture at random init)."""
+    def continued_settings(self) -> dict:
+        """Fine-tuning settings of the MiniLM arms: a 6-layer, 384-wide released
+        checkpoint fine-tunes at the demo's lower rate."""
+        _, finetuning = self.base("electra-cpu")
+        return {title: dict(values, learning_rate=1e-4) for title, values in finetuning.items()}
+
+    def task_settings(self, settings: dict, task: str) -> dict:
+        task_settings = dict(settings[TASKS[task]], epochs=self.budget["epochs"])
+        if self.quick:
+            task_settings["max_train_examples"] = 64
+        return task_settings
+
+    def finished(self, label: str, settings: dict) -> bool:
+        """Whether every task and seed of `label` is fine-tuned with these settings
+        (in the run folder or, copied back into it, in the ledger)."""
+        done = True
+        for task in self.tasks:
+            for seed in range(self.seeds):
+                out = self.root / "finetune" / label / task / f"seed-{seed}"
+                if self.ledger is not None:
+                    self.ledger.restore(out, f"{label}/{task}/seed-{seed}")
+                done &= (out / "scores.json").exists() and _same_settings(
+                    out / "options.json", self.task_settings(settings, task))
+        return done
+
+    def finetune(self, label: str, init, settings: dict, random_init: bool = False) -> dict:
+        """{task: [test accuracy per seed]} of one checkpoint (or its architecture at random init).
+
+        `init` is a folder or a callable making one, called only when a fine-tune has to run."""
+        if self.finished(label, settings):
+            init = "(fine-tuned already)"
+        elif callable(init):
+            init = init()
         scores = {}
         for task in self.tasks:
-            title = TASKS[task]
-            task_settings = dict(settings[title], epochs=self.budget["epochs"])
-            if self.quick:
-                task_settings["max_train_examples"] = 64
-            scores[task] = [
-                finetune_scores(self.root, init, label, task, seed, task_settings, random_init)["test"]["accuracy"]
-                for seed in range(self.seeds)
-            ]
+            task_settings = self.task_settings(settings, task)
+            scores[task] = []
+            for seed in range(self.seeds):
+                outcome = finetune_scores(self.root, init, label, task, seed, task_settings, random_init)
+                if self.ledger is not None:
+                    self.ledger.record(self.root / "finetune" / label / task / f"seed-{seed}",
+                                       f"{label}/{task}/seed-{seed}")
+                scores[task].append(outcome["test"]["accuracy"])
         return scores
+
+
+class Ledger:
+    """Every finished fine-tune of a study (its scores.json and options.json), in
+    one JSON file that outlives the run folder. Records of another budget or
+    corpus are refused, not mixed in."""
+
+    def __init__(self, path: Path, study: dict):
+        self.path, self.study = Path(path), study
+        self.runs: dict[str, dict] = {}
+        self.flops: dict[str, float] = {}
+        if self.path.exists():
+            data = json.loads(self.path.read_text())
+            if data.get("study") != study:
+                raise SystemExit(f"--ledger {self.path} records another study ({data.get('study')}), not {study}; "
+                                 "pass another --ledger")
+            self.runs, self.flops = data.get("runs", {}), data.get("flops", {})
+            print(f"ledger {self.path}: {len(self.runs)} finished fine-tunes", flush=True)
+
+    def restore(self, out: Path, key: str) -> None:
+        if key in self.runs and not (out / "scores.json").exists():
+            out.mkdir(parents=True, exist_ok=True)
+            for name, content in self.runs[key].items():
+                (out / f"{name}.json").write_text(json.dumps(content, indent=2) + "\n")
+
+    def record(self, out: Path, key: str) -> None:
+        record = {name: json.loads((out / f"{name}.json").read_text()) for name in ("scores", "options")}
+        if self.runs.get(key) != record:
+            self.runs[key] = record
+            self.save()
+
+    def record_flops(self, name: str, flops: float) -> None:
+        self.flops[name] = flops
+        self.save()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"study": self.study, "flops": self.flops, "runs": dict(sorted(self.runs.items()))}
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(data, indent=1, default=float) + "\n")
+        temporary.replace(self.path)
 
 
 def export(run: Path, step: int) -> str:
@@ -252,8 +350,14 @@ def main(argv=None) -> int:
 
         _quick_corpus(root)
     start = time.perf_counter()
-    runner = Runner(root, QUICK_BUDGET if args.quick else BUDGETS[args.budget], 1 if args.quick else args.seeds,
-                    args.quick, tasks)
+    budget = QUICK_BUDGET if args.quick else BUDGETS[args.budget]
+    ledger = None
+    if args.ledger or not args.quick:
+        default = RESULTS / f"replication_{args.budget}_runs.json" if not args.corpus else root / "ledger.json"
+        study = {"budget": budget, "seeds": args.seeds, "corpus": args.corpus, "eval_corpus": args.eval_corpus}
+        ledger = Ledger(Path(args.ledger) if args.ledger else default, study)
+    runner = Runner(root, budget, 1 if args.quick else args.seeds, args.quick, tasks,
+                    corpus=args.corpus, eval_corpus=args.eval_corpus, ledger=ledger)
     results: dict[str, dict] = {"flops": {}}
     curves: dict[str, list] = {}
     for study, arms in studies().items():
@@ -269,17 +373,16 @@ def main(argv=None) -> int:
     for family in ("electra", "albert"):
         outcome = next((run for run in runner.runs.values() if run["family"] == family), None)
         if outcome is not None:
-            architecture = export(outcome["run"], outcome["points"][-1]["step"])
-            results[f"{family}-random-init"] = runner.finetune(f"{family}-random-init", architecture,
-                                                               outcome["finetuning"], random_init=True)
+            step = outcome["points"][-1]["step"]
+            results[f"{family}-random-init"] = runner.finetune(
+                f"{family}-random-init", lambda run=outcome["run"], step=step: export(run, step),
+                outcome["finetuning"], random_init=True)
     if "continued" in studies_chosen:
         from electra_keras.data import packages
 
         out, steps, flops = runner.continued()
-        _, finetuning = runner.base("electra-cpu")
-        # A 6-layer, 384-wide released checkpoint fine-tunes at the demo's lower rate.
-        settings = {title: dict(values, learning_rate=1e-4) for title, values in finetuning.items()}
-        results["minilm-continued"] = runner.finetune("minilm-continued", export(out, steps), settings)
+        settings = runner.continued_settings()
+        results["minilm-continued"] = runner.finetune("minilm-continued", lambda: export(out, steps), settings)
         results["flops"]["minilm-continued"] = flops
         results["minilm"] = runner.finetune("minilm", str(packages.minilm_dir()), settings)
     if not args.quick:

@@ -52,14 +52,27 @@ def test_pretraining_pays_quick(tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_replicate_quick(tmp_path):
+def test_replicate_quick(tmp_path, capsys):
     """The papers' comparison at toy size: ELECTRA vs MLM at equal FLOPs, 2 budgets each,
     fine-tuned on TREC through pretraining_pays' machinery (each objective of the other
     studies runs from the command line in test_pretrain_run.py)."""
-    out = tmp_path / "replication.json"
-    assert load("replicate").main(["--quick", "--studies", "comparison", "--tasks", "trec",
-                                   "--json", str(out)]) == 0
+    out, ledger = tmp_path / "replication.json", tmp_path / "ledger.json"
+    arguments = ["--quick", "--studies", "comparison", "--tasks", "trec", "--ledger", str(ledger)]
+    assert load("replicate").main([*arguments, "--json", str(out)]) == 0
     results = json.loads(out.read_text())
+    # Every fine-tune is in the ledger: a second run in a new (empty) run folder reads the
+    # same results back without pretraining or fine-tuning anything.
+    runs = json.loads(ledger.read_text())["runs"]
+    assert sorted(runs) == sorted(f"{arm}/trec/seed-0" for arm in (
+        *(f"{name}/step-{step}" for name, points in json.loads(
+            out.with_name("replication_report.json").read_text())["curves"].items() for step in
+          [point["step"] for point in points]), "electra-random-init"))
+    capsys.readouterr()
+    again = tmp_path / "again.json"
+    assert load("replicate").main([*arguments, "--json", str(again)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("not pretraining it again") == 2 and "Fine-tuning" not in printed
+    assert json.loads(again.read_text()) == results
     assert set(results) == {"electra", "mlm", "electra-random-init", "flops"}
     for name in ("electra", "mlm", "electra-random-init"):
         assert len(results[name]["trec"]) == 1 and 0 <= results[name]["trec"][0] <= 1
