@@ -20,24 +20,43 @@ is TF-Text's `SentencepieceOp`/`SentencepieceTokenizeOp` (not the newer
 `FastSentencepieceTokenizer`, whose ops TF Serving lacks), so the same
 object works eagerly, in `tf.data`, in `tf.function` and in a SavedModel.
 
-Where this differs from `AlbertTokenizer`:
+Where this differs from `AlbertTokenizer`. tests/test_sentencepiece_parity.py
+pins each case on both sides, with 8,000-piece WikiText-2 models that know
+about 1,000 characters: every code point of planes 0-2, alone and between
+two letters, and 632 real texts (and their pairs); anything else that
+differs fails it.
 
 * Invalid UTF-8 bytes become U+FFFD (as in `WordPieceTokenizer`), which the
   model reads as `<unk>`. `AlbertTokenizer` only takes `str`; decoding bytes
   with `errors="replace"` first gives the same ids.
-* "Mark", lowercasing and NFKD come from the Unicode tables of RE2 and ICU,
-  which are newer than those of `tokenizers`. Of all 1,112,064 code points,
-  each put between two letters, 387 get different ids when lowercasing
-  (none with `lowercase=False`), measured with an 8,000-piece WikiText-2
-  model: recent combining marks such as U+07FD and U+0898..U+089F, which
-  this class deletes as marks and `tokenizers` does not know. Common
-  scripts, digits, punctuation, CJK and emoji agree.
-* When two segmentations score exactly the same, TF-Text's SentencePiece
-  kernel can pick the other one than sentencepiece 0.2 and `tokenizers` do:
-  a 400-piece model with `0` and `00` but no `000` segments `,000` as
-  `, 00 0` here and `, 0 00` there. A real model rarely has such ties: with
-  an 8,000-piece model trained on WikiText-2 train, all 7,749 WikiText-2
-  valid sentences get the same ids from both.
+* With `lowercase`, marks and NFKD come from the Unicode tables of RE2 and
+  ICU, which are newer than those of `tokenizers`. Of the 194,928 code
+  points swept, 399 get other ids (none with `lowercase=False`; a sweep of
+  all 1,112,064 found none above U+1F16C): 355 combining marks that
+  `tokenizers` does not know, such as U+07FD and U+0898..U+089F, which this
+  class deletes and `tokenizers` reads as `<unk>`; U+1CF2 and U+1CF3,
+  letters now and marks in `tokenizers`' older table, which it deletes; 30
+  compatibility characters (U+A7F2..U+A7F4, U+1F16C, U+1CCD6..U+1CCEF) that
+  ICU decomposes before lowercasing (into `c`, `mr`, `a`...) and
+  `tokenizers` only in the model's normalizer, after lowercasing (into
+  capitals, which an uncased model lacks); and 12 Hangul code points (next
+  item). Common scripts, digits, punctuation, CJK and emoji agree.
+* With `lowercase`, NFKD splits Hangul syllables into jamo. SentencePiece's
+  own normalizer composes them back, so the ids are the syllables' pieces,
+  as with `sentencepiece` itself and the official ALBERT tokenizer
+  (google-research/albert, transformers 4's slow `AlbertTokenizer`).
+  transformers 5's normalizer leaves the jamo apart: every Hangul syllable
+  is `<unk>` there, although the model's pieces are syllables.
+* When two segmentations score the same, TF-Text's SentencePiece kernel can
+  keep the other one than sentencepiece 0.2 and `tokenizers` do; which one
+  depends on the float rounding of the path score, so on the text before.
+  Thousands groups are the usual case: with the uncased 8,000-piece model,
+  `1,000,000` is `▁1 , 0 00 , 00 0` here and `▁1 , 0 00 , 0 00` there, and
+  12 of the 632 real texts (10 cased) differ that way, each on a `,000`; a
+  400-piece model with `0` and `00` but no `000` cuts the first `,000` of
+  `1,000,000` as `, 00 0` here and `, 0 00` there. WikiText-2's own
+  spelling of numbers (`1 @,@ 000`) is rarely hit: 7,748 of its 7,749
+  valid sentences get the same ids (the other one has `R100,000`).
 * `lowercase=False` means ALBERT's `do_lower_case=False, keep_accents=True`:
   case and accents are kept, as `WordPieceTokenizer(lowercase=False)` keeps
   them. (`AlbertTokenizer(do_lower_case=False)` alone still strips accents.)
@@ -210,8 +229,9 @@ class SentencePieceTokenizer(Tokenizer):
 
     Its ids equal `transformers.AlbertTokenizer` built from the same
     `spiece.model` (with `do_lower_case=lowercase`), including
-    `longest_first` truncation of pairs; the module docstring lists the rare
-    exceptions.
+    `longest_first` truncation of pairs; the module docstring lists the
+    exceptions (tied segmentations of numbers such as `1,000,000`, Unicode
+    tables, Hangul with `lowercase`).
 
     Calling the layer packs one segment as `[CLS] A [SEP]` or a pair as
     `[CLS] A [SEP] B [SEP]`, truncated and right-padded (with `<pad>`) to
