@@ -9,6 +9,7 @@
     electra-keras evaluate --model runs/NAME --task TASK
     electra-keras predict --model runs/NAME TEXT ...
     electra-keras export --model runs/NAME --out saved_models/NAME [--format tflite --quantize dynamic]
+    electra-keras datasets [NAME] [--verify] [--markdown]
 """
 
 from __future__ import annotations
@@ -97,6 +98,19 @@ def info(args) -> int:
     print(f"fine-tuning defaults (flags override): {finetuning}")
     print(f"{args.preset}, share={config.share} (float32 weights):")
     print(format_sizes(model_sizes(config)))
+    return 0
+
+
+def datasets(args) -> int:
+    """The shipped datasets and corpora (electra_keras/data/registry.py): a table, one in full, or a check."""
+    from electra_keras.data import catalog
+
+    if args.verify:
+        print("\n".join(catalog.verify([args.name] if args.name else None)))
+    elif args.name:
+        print(catalog.details(args.name))
+    else:
+        print(catalog.markdown() if args.markdown else catalog.table())
     return 0
 
 
@@ -409,7 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert_parser.set_defaults(run=convert)
 
     share_help = "cross-layer sharing: none, all, attention, ffn or groups"
-    corpus_help = "text files, folders or globs (blank line = document boundary); default WikiText-2"
+    corpus_help = ("text files, folders or globs (blank line = document boundary), shipped corpora "
+                   "(electra-keras datasets), or datasets: hf:NAME_OR_FOLDER[:CONFIG][@SPLIT][#COLUMN], "
+                   "tfds:NAME[@SPLIT][#COLUMN] (a row is a document; COLUMN default text); default WikiText-2")
 
     vocab_parser = commands.add_parser(
         "build-vocab", help="train a WordPiece vocabulary or a SentencePiece model (ALBERT) on a corpus")
@@ -531,14 +547,21 @@ def build_parser() -> argparse.ArgumentParser:
     tune_parser.add_argument("--random-init", action="store_true",
                              help="with --init: its architecture and vocabulary, random weights (the baseline)")
     tune_parser.add_argument("--out", required=True, help="run folder: model.keras, scores.json, options.json")
-    tune_parser.add_argument("--train", help="training file (CSV/TSV/JSONL, CoNLL, SQuAD JSON) for your own task")
-    tune_parser.add_argument("--dev", help="dev file, same format (default: none; no dev scores)")
-    tune_parser.add_argument("--test", help="test file, same format (default: none; no test scores)")
+    tune_parser.add_argument("--train", help="training data for your own task: a file (CSV/TSV/JSONL, CoNLL, "
+                                             "SQuAD JSON) or a dataset, hf:NAME_OR_FOLDER[:CONFIG][@SPLIT] "
+                                             "(save_to_disk folder or Hub name) or tfds:NAME[@SPLIT] "
+                                             "(in $TFDS_DATA_DIR); a dataset's split defaults to train")
+    tune_parser.add_argument("--dev", help="dev data, same kinds; a dataset's split defaults to validation "
+                                           "(or dev, valid) (default: none; no dev scores)")
+    tune_parser.add_argument("--test", help="test data, same kinds; a dataset's split defaults to test "
+                                            "(default: none; no test scores)")
     for task_parser in (tune_parser,):
-        task_parser.add_argument("--text-column", default="text", help="CSV/TSV/JSONL column of the text "
-                                                                         "(default: text)")
+        task_parser.add_argument("--text-column", default="text",
+                                 help="CSV/TSV/JSONL or dataset column of the text; tagging datasets: of "
+                                      "the word lists (default: text)")
         task_parser.add_argument("--text-b-column", help="second text of pairs")
-        task_parser.add_argument("--label-column", default="label", help="column of the label (default: label)")
+        task_parser.add_argument("--label-column", default="label",
+                                 help="column of the label; tagging datasets: of the tag lists (default: label)")
     tune_parser.add_argument("--vocabulary", help="override the vocab.txt found with --init")
     tune_parser.add_argument("--cased", action="store_true",
                              help="keep case and accents (default: the pretrained model's casing)")
@@ -568,7 +591,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_parser.add_argument("--task", help="shipped data to score on (sentiment, question-type, ner)")
     evaluate_parser.add_argument("--split", default="test", choices=["dev", "test", "train"],
                                  help="which split of --task to score (default: test)")
-    evaluate_parser.add_argument("--data", help="or a labelled file (CSV/TSV/JSONL, CoNLL, SQuAD JSON)")
+    evaluate_parser.add_argument("--data", help="or labelled data: a file (CSV/TSV/JSONL, CoNLL, SQuAD JSON) "
+                                                "or a dataset, hf:NAME@SPLIT or tfds:NAME@SPLIT")
     evaluate_parser.add_argument("--text-column", default="text", help="column of the text (default: text)")
     evaluate_parser.add_argument("--text-b-column", help="column of the second text of pairs (default: none)")
     evaluate_parser.add_argument("--label-column", default="label", help="column of the label (default: label)")
@@ -626,13 +650,24 @@ def build_parser() -> argparse.ArgumentParser:
     info_parser.add_argument("--config", action="append", metavar="FIELD=VALUE",
                              help="override a config field, e.g. --config num_hidden_groups=2")
     info_parser.set_defaults(run=info)
+
+    datasets_parser = commands.add_parser(
+        "datasets", help="list the shipped datasets and corpora (source, license, size, pinned file), "
+                         "describe one, or check the installed files' SHA-256s (DATASETS.md)")
+    datasets_parser.add_argument("name", nargs="?", help="describe this one in full (default: the table of all)")
+    datasets_parser.add_argument("--verify", action="store_true",
+                                 help="check the installed files (of NAME, or all) against their pinned SHA-256s")
+    datasets_parser.add_argument("--markdown", action="store_true",
+                                 help="print the table and every entry in full: the generated part of DATASETS.md")
+    datasets_parser.set_defaults(run=datasets)
     return parser
 
 
-# What a user can fix (a bad file, flag or value): one line and exit status 2,
-# as argparse reports a bad flag. Anything else is ours: its type, a hint,
-# and exit status 1. --debug shows the traceback of either.
-USER_ERRORS = (ValueError, OSError)
+# What a user can fix (a bad file, flag or value, a missing optional library:
+# our ImportErrors say what to pip install): one line and exit status 2, as
+# argparse reports a bad flag. Anything else is ours: its type, a hint, and
+# exit status 1. --debug shows the traceback of either.
+USER_ERRORS = (ValueError, OSError, ImportError)
 
 
 def main(argv: list[str] | None = None) -> int:

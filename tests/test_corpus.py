@@ -345,7 +345,7 @@ def test_shipped_corpus_errors_name_the_problem(corpus_cache, tmp_path, monkeypa
     tampered = tmp_path / "movie_dialog.txt"
     tampered.write_text("hi.\tbye.\n", encoding="utf-8")
     monkeypatch.setattr(corpus_module, "_shipped_source", lambda name: tampered)
-    with pytest.raises(ValueError, match="not the pinned 08515c3d"):
+    with pytest.raises(ValueError, match="differs from the pinned 08515c3d"):
         shipped_corpus("movie-dialogs")
     # A file of that name wins over the shipped corpus.
     local = tmp_path / "movie-dialogs"

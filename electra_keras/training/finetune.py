@@ -8,7 +8,10 @@
 
 Task kinds: "classification" (single text or pair), "regression",
 "tagging" (NER) and "squad" (extractive QA). The shipped datasets name
-their kind: "sentiment", "question-type" (classification) and "ner".
+their kind: "sentiment", "question-type" (classification) and "ner". A
+kind's data is the user's files, or Hugging Face / TFDS datasets
+(`hf:...`, `tfds:...`, or the dataset objects; see
+`electra_keras.data.dataset_libraries`).
 """
 
 from __future__ import annotations
@@ -42,8 +45,13 @@ class FinetuningOptions:
             pretraining is worth).
         vocabulary, lowercase: override what `init` comes with (required
             with `preset`: default the BERT-uncased vocabulary).
-        train, dev, test: data files for non-shipped tasks.
-        text_column, text_b_column, label_column: CSV/TSV/JSONL columns.
+        train, dev, test: the data of a kind: files (CSV/TSV/JSONL, CoNLL,
+            SQuAD JSON), or datasets: `hf:NAME_OR_FOLDER[:CONFIG][@SPLIT]`,
+            `tfds:NAME[@SPLIT]`, a `datasets.Dataset`/`DatasetDict` or a
+            TFDS builder (a dataset's train, validation and test split by
+            default; `electra_keras.data.dataset_libraries`).
+        text_column, text_b_column, label_column: CSV/TSV/JSONL columns, or
+            a dataset's (for tagging: its word-list and tag-list columns).
         epochs, batch_size, learning_rate, layer_decay, weight_decay,
         warmup_fraction: the recipe (ELECTRA's: 3 epochs, 32, warmup 10%).
             learning_rate and layer_decay left None come from the preset the
@@ -67,9 +75,9 @@ class FinetuningOptions:
     random_init: bool = False
     vocabulary: str | None = None
     lowercase: bool | None = None
-    train: str | None = None
-    dev: str | None = None
-    test: str | None = None
+    train: Any = None
+    dev: Any = None
+    test: Any = None
     text_column: str = "text"
     text_b_column: str | None = None
     label_column: str = "label"
@@ -94,7 +102,7 @@ class FinetuningOptions:
             problems.append(f"optimizer={self.optimizer!r}: expected one of {ADAMW_VARIANTS}")
         if self.task not in SHIPPED and self.task not in KINDS:
             problems.append(f"task={self.task!r}: expected one of {', '.join([*SHIPPED, *KINDS])}")
-        if self.task in KINDS and not self.train:
+        if self.task in KINDS and (self.train is None or self.train == ""):
             problems.append(f"task={self.task!r} reads your files: pass train (and dev/test)")
         if (self.init is None) == (self.preset is None):
             problems.append("pass exactly one of init (a pretrained model) or preset (random weights)")
@@ -114,14 +122,16 @@ class FinetuningOptions:
 
 
 def load_task_data(options: FinetuningOptions):
-    """The task's Splits: a shipped dataset, or the user's files."""
+    """The task's Splits: a shipped dataset, or the user's files or datasets."""
     from electra_keras.data import tasks
 
     shipped = {"sentiment": tasks.sentiment, "question-type": tasks.question_type, "ner": tasks.ner}
     if options.task in shipped:
         return shipped[options.task]()
     if options.kind == "tagging":
-        return tasks.read_splits(options.train, options.dev, options.test, kind="conll")
+        # The columns name a dataset's word and tag lists; CoNLL files ignore them.
+        return tasks.read_splits(options.train, options.dev, options.test, kind="conll",
+                                 text_column=options.text_column, label_column=options.label_column)
     if options.kind == "squad":
         return tasks.read_splits(options.train, options.dev, options.test, kind="squad")
     return tasks.read_splits(
@@ -260,7 +270,7 @@ def finetune(options: FinetuningOptions, verbose: int = 2) -> dict[str, Any]:
     if epoch_log.records:
         plot_curves(epoch_log.records, out / "curves.png")
     model.save(out / "model.keras")
-    (out / "options.json").write_text(json.dumps(dataclasses.asdict(options), indent=2) + "\n")
+    (out / "options.json").write_text(json.dumps(dataclasses.asdict(_recorded(options)), indent=2) + "\n")
 
     initialization = options.init or f"random {options.preset}"
     if options.random_init:
@@ -273,6 +283,17 @@ def finetune(options: FinetuningOptions, verbose: int = 2) -> dict[str, Any]:
             scores[name] = score(model, options.kind, examples)
     (out / "scores.json").write_text(json.dumps(scores, indent=2, default=float) + "\n")
     return scores
+
+
+def _recorded(options: FinetuningOptions) -> FinetuningOptions:
+    """The options as options.json records them: a dataset object as a description
+    (an object cannot be found again from the file)."""
+    from electra_keras.data.dataset_libraries import describe
+
+    data = {name: getattr(options, name) for name in ("train", "dev", "test")}
+    return dataclasses.replace(options, **{
+        name: value if value is None or isinstance(value, str) else describe(value) for name, value in data.items()
+    })
 
 
 def with_model_defaults(options: FinetuningOptions, model) -> FinetuningOptions:

@@ -71,7 +71,11 @@ class PretrainingOptions:
             next-sentence prediction instead) or "albert-none" (n-gram MLM only).
         share: cross-layer sharing of the encoder(s): "none", "all",
             "attention", "ffn" or "groups"; None keeps the preset's.
-        corpus: text files/folders/globs; None is WikiText-2 (train split).
+        corpus: text files/folders/globs, shipped corpus names, or Hugging
+            Face / TFDS datasets (`hf:...`, `tfds:...`, see
+            `electra_keras.data.corpus.library_corpus`; a dataset object is
+            converted into its corpus file here, so run.json names a file);
+            None is WikiText-2 (train split).
         data: an already prepared TFRecord folder (skips preparation).
         eval_corpus: held-out text evaluated at every checkpoint with fixed
             masks; None is WikiText-2's valid split when `corpus` is the
@@ -158,6 +162,14 @@ class PretrainingOptions:
 
     def __post_init__(self):
         from electra_keras.config import pretraining_defaults
+        from electra_keras.data.corpus import library_corpus
+
+        for name in ("corpus", "eval_corpus"):
+            items = getattr(self, name)
+            if items is not None and not isinstance(items, (str, os.PathLike)):
+                setattr(self, name, [
+                    item if isinstance(item, (str, os.PathLike)) else str(library_corpus(item)) for item in items
+                ])
 
         if self.optimizer is None:
             self.optimizer = "lamb" if self.objective in ALBERT_OBJECTIVES else "adamw"

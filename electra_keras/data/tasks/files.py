@@ -3,7 +3,9 @@
     read_text_file  sentence (pair) classification or regression, CSV/TSV/JSONL
     read_conll      NER sentences, one word and its tag per line
     read_squad      SQuAD v1.1 / v2.0 JSON
-    read_splits     train/dev/test files together, dev and test against the train labels
+
+(`splits.read_splits` reads train/dev/test together, from these files or
+from dataset libraries.)
 
 Bad input never crashes deep inside and is never dropped silently:
 
@@ -31,7 +33,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,6 @@ from electra_keras.data.tasks.examples import (
     QAExample,
     QAExamples,
     SkipLog,
-    Splits,
     TaggedExamples,
     TextExamples,
     skip_summary,
@@ -220,7 +221,7 @@ def float_label(value: Any, column: str, where: str) -> float:
     return number
 
 
-def _sorted_tags(tags: set[str]) -> list[str]:
+def sorted_tags(tags: set[str]) -> list[str]:
     # "O" first so that tag id 0 is "outside an entity", as in the CoNLL scripts.
     return sorted(tags, key=lambda tag: (tag != "O", tag))
 
@@ -237,6 +238,8 @@ def read_text_file(
     label_names: Sequence[str | int] | None = None,
     task: str = "classification",
     format: str | None = None,
+    *,
+    names_origin: str = "the label_names argument",
 ) -> TextExamples:
     """Reads sentence (pair) classification or regression examples.
 
@@ -252,6 +255,8 @@ def read_text_file(
             values as ids).
         task: "classification" or "regression" (float labels).
         format: "csv", "tsv" or "jsonl"; default from the suffix.
+        names_origin: where `label_names` came from, for the unknown-label
+            error (`read_splits` passes the train file).
 
     Returns:
         TextExamples. Rows with an empty text or label and blank lines are
@@ -266,15 +271,42 @@ def read_text_file(
         >>> examples.labels, examples.label_names
         ([1, 0], ['neg', 'pos'])
     """
-    return _read_text_examples(
-        path, text_column, text_b_column, label_column, label_names, task, format,
-        names_origin="the label_names argument",
+    path = Path(path)
+    format = _format_of(path, format)
+    required = [text_column] + ([text_b_column] if text_b_column else []) + [label_column]
+    records = (
+        (f"{path}:{line}", f"{path.name}:{line}", record)
+        for line, record in read_records(path, format, required)
+    )
+    return text_examples(
+        records, str(path), text_column, text_b_column, label_column, label_names, task, names_origin
     )
 
 
-def _read_text_examples(
-    path, text_column, text_b_column, label_column, label_names, task, format, names_origin
+def text_examples(
+    records: Iterable[tuple[str, str, dict[str, Any] | None]],
+    source: str,
+    text_column: str,
+    text_b_column: str | None,
+    label_column: str,
+    label_names: Sequence[str | int] | None,
+    task: str,
+    names_origin: str,
+    class_names: Sequence[str] | None = None,
 ) -> TextExamples:
+    """TextExamples from records, for any reader (files here, dataset libraries in `libraries.py`).
+
+    Args:
+        records: (where, note, record) per row: `where` locates the row in
+            errors, `note` in skip notes, `record` maps columns to values (None
+            for a blank line).
+        source: what the records were read from.
+        class_names: the label column's class names in id order, when the
+            source stores classes as ids (a dataset's ClassLabel): ids are
+            read as these names, a negative id (no label) is skipped, and
+            they are the default `label_names`.
+        The rest: as `read_text_file`.
+    """
     if task not in TASKS:
         raise ValueError(f"task={task!r}: expected one of {', '.join(TASKS)}")
     if task == "regression" and label_names is not None:
@@ -283,22 +315,27 @@ def _read_text_examples(
         label_names = [_label_key(name, "label_names") for name in label_names]
         if len(set(label_names)) != len(label_names):
             raise ValueError(f"label_names={label_names!r}: names must be unique")
-    path = Path(path)
-    format = _format_of(path, format)
-    required = [text_column] + ([text_b_column] if text_b_column else []) + [label_column]
     skips = SkipLog()
     texts: list[str] = []
     texts_b: list[str] = []
     raw_labels: list[str | float] = []
-    label_lines: list[int] = []
-    for line, record in read_records(path, format, required):
-        where, note = f"{path}:{line}", f"{path.name}:{line}"
+    for where, note, record in records:
         if record is None:
             skips.add("blank line", note)
             continue
         text = _text_field(record, text_column, where)
         text_b = _text_field(record, text_b_column, where) if text_b_column else None
         value = record[label_column]
+        if class_names is not None and task == "classification" and isinstance(value, int):
+            if value < 0:
+                skips.add("no label (class id below 0)", note)
+                continue
+            if value >= len(class_names):
+                raise ValueError(
+                    f"{where}: class id {value} in column {label_column!r}; the column has "
+                    f"{len(class_names)} classes ({', '.join(class_names)})"
+                )
+            value = class_names[value]
         if not text.strip():
             skips.add("empty text", note)
             continue
@@ -321,14 +358,13 @@ def _read_text_examples(
         texts.append(text)
         if text_b is not None:
             texts_b.append(text_b)
-        label_lines.append(line)
     if not texts:
         raise ValueError(
-            f"{path}: no examples" + (skip_summary(skips.counts, skips.notes) or " (no rows)")
+            f"{source}: no examples" + (skip_summary(skips.counts, skips.notes) or " (no rows)")
         )
     if task == "classification":
         if label_names is None:
-            label_names = _sorted_names(set(raw_labels))
+            label_names = list(class_names) if class_names is not None else _sorted_names(set(raw_labels))
         index = {name: i for i, name in enumerate(label_names)}
         labels: list = [index[label] for label in raw_labels]
     else:
@@ -338,7 +374,7 @@ def _read_text_examples(
         texts_b=texts_b if text_b_column else None,
         labels=labels,
         label_names=label_names if task == "classification" else None,
-        source=str(path),
+        source=source,
         skipped=skips.counts,
         skip_notes=skips.notes,
     )
@@ -427,7 +463,7 @@ def read_conll(
     if not sentences:
         raise ValueError(f"{path}: no sentences; expected word/tag lines")
     if tag_names is None:
-        tag_names = _sorted_tags({tag for sentence in sentence_tags for tag in sentence})
+        tag_names = sorted_tags({tag for sentence in sentence_tags for tag in sentence})
     return TaggedExamples(
         sentences, sentence_tags, list(tag_names), str(path), skips.counts, skips.notes
     )
@@ -506,7 +542,7 @@ def read_squad(path: str | os.PathLike) -> QAExamples:
                 if is_impossible:
                     examples.append(QAExample(qid, question, context, [], True))
                     continue
-                answers = _valid_answers(
+                answers = valid_answers(
                     context, require(qa, "answers", list, where), qid, skips
                 )
                 if not answers:
@@ -522,7 +558,8 @@ def read_squad(path: str | os.PathLike) -> QAExamples:
     return QAExamples(examples, version, str(path), skips.counts, skips.notes)
 
 
-def _valid_answers(context: str, answers: list, qid: str, skips: SkipLog) -> list[dict]:
+def valid_answers(context: str, answers: list, qid: str, skips: SkipLog) -> list[dict]:
+    """The answers whose text is `context` at their `answer_start`; the others skipped and counted."""
     valid = []
     for answer in answers:
         text = answer.get("text") if isinstance(answer, dict) else None
@@ -539,64 +576,3 @@ def _valid_answers(context: str, answers: list, qid: str, skips: SkipLog) -> lis
             continue
         valid.append({"text": text, "answer_start": start})
     return valid
-
-
-def read_splits(
-    train: str | os.PathLike,
-    dev: str | os.PathLike | None = None,
-    test: str | os.PathLike | None = None,
-    *,
-    kind: str = "text",
-    **options: Any,
-) -> Splits:
-    """Reads train/dev/test files together, dev and test against the train labels.
-
-    Unless `label_names` (text) or `tag_names` (conll) are given, they are
-    taken from the train file, and a dev/test label outside them is an error
-    naming the file, line and label and listing the known ones.
-
-    Args:
-        train, dev, test: file paths (dev and test optional).
-        kind: "text" (read_text_file), "conll" (read_conll) or "squad" (read_squad).
-        **options: passed to the reader.
-
-    Example:
-        >>> import pathlib, tempfile
-        >>> folder = pathlib.Path(tempfile.mkdtemp())
-        >>> _ = (folder / "train.csv").write_text("text,label\\nok,pos\\nno,neg\\n")
-        >>> _ = (folder / "dev.csv").write_text("text,label\\nfine,pos\\n")
-        >>> read_splits(folder / "train.csv", folder / "dev.csv").dev.labels
-        [1]
-    """
-    if kind == "text":
-        first = read_text_file(train, **options)
-        if first.task == "classification" and options.get("label_names") is None:
-            options = dict(options, label_names=first.label_names)
-            origin = f"the train file {train}"
-        else:
-            origin = "the label_names argument"
-
-        def read(path):
-            arguments = {
-                "text_column": "text", "text_b_column": None, "label_column": "label",
-                "label_names": None, "task": "classification", "format": None, **options,
-            }
-            return _read_text_examples(path, names_origin=origin, **arguments)
-    elif kind == "conll":
-        first = read_conll(train, **options)
-        options = dict(options, tag_names=options.get("tag_names") or first.tag_names)
-
-        def read(path):
-            return read_conll(path, **options)
-    elif kind == "squad":
-        if options:
-            raise ValueError(f"read_splits(kind='squad') takes no options; got {sorted(options)}")
-        first, read = read_squad(train), read_squad
-    else:
-        raise ValueError(f"kind={kind!r}: expected 'text', 'conll' or 'squad'")
-    return Splits(
-        first,
-        None if dev is None else read(dev),
-        None if test is None else read(test),
-    )
-
