@@ -3,6 +3,8 @@ before TensorFlow starts). Prints one JSON line of results.
 
     python distributed_worker.py replicas OUT.json
     python distributed_worker.py worker OUT.npz      (prints "PORT n", then reads TF_CONFIG on stdin)
+    python distributed_worker.py pretrain OUT DATA   (pretrain() on one device, then mirrored on 2 CPUs)
+    python distributed_worker.py pretrain-worker OUT DATA   (pretrain() under multi_worker; "PORT n", TF_CONFIG)
 """
 
 import json
@@ -17,7 +19,7 @@ mode, out = sys.argv[1], sys.argv[2]
 
 from electra_keras.training.strategy import make_strategy, split_cpu  # noqa: E402
 
-if mode == "replicas":
+if mode in ("replicas", "pretrain"):
     split_cpu(2)
 
 
@@ -30,6 +32,7 @@ from electra_keras.pretraining.albert import swap_segments  # noqa: E402
 from electra_keras.pretraining.masking import MaskingConfig, mask_batch  # noqa: E402
 
 VOCAB, LENGTH, GLOBAL_BATCH = 60, 24, 8
+PRETRAIN_STEPS = 4
 MASKING = MaskingConfig.electra(mask_token_id=4, special_token_ids=(0, 1, 2, 3, 4), vocab_size=VOCAB)
 ALBERT_MASKING = MaskingConfig.albert(mask_token_id=4, special_token_ids=(0, 1, 2, 3, 4), vocab_size=VOCAB)
 # Dropout on and sampling at temperature 1: the step's random numbers are
@@ -128,6 +131,32 @@ elif mode == "worker":
     np.savez(out, *model.get_weights())
     result = {"workers": strategy.num_replicas_in_sync, "loss": history["loss"][-1],
               "steps": int(model.optimizer.iterations.numpy())}
+elif mode in ("pretrain", "pretrain-worker"):
+    # pretrain() itself: the run folder, checkpoints, chief/worker roles and
+    # the data pipeline, with dropout 0.1, sampling at temperature 1 and the
+    # recipe's AdamW with global-norm clipping.
+    from electra_keras.training.pretrain import PretrainingOptions, pretrain
+
+    def pretraining_run(folder, strategy):
+        options = PretrainingOptions(
+            out=folder, data=sys.argv[3], preset="tiny", config={"max_position_embeddings": 64},
+            sequence_length=64, batch_size=8, total_steps=PRETRAIN_STEPS, checkpoint_every=PRETRAIN_STEPS // 2,
+            log_every=1, strategy=strategy, learning_rate=1e-3, warmup_steps=1, export=False,
+        )
+        return pretrain(options)
+
+    if mode == "pretrain":
+        single = pretraining_run(f"{out}/one-device", "one_device")
+        double = pretraining_run(f"{out}/mirrored", "mirrored")
+        result = {"steps": [single["steps"], double["steps"]]}
+    else:
+        reservation = socket.socket()
+        reservation.bind(("127.0.0.1", 0))
+        print(f"PORT {reservation.getsockname()[1]}", flush=True)
+        os.environ["TF_CONFIG"] = sys.stdin.readline()
+        reservation.close()
+        summary = pretraining_run(out, "multi_worker")
+        result = {"steps": summary["steps"], "workers": len(json.loads(os.environ["TF_CONFIG"])["cluster"]["worker"])}
 else:
     raise SystemExit(f"unknown mode {mode}")
 

@@ -53,6 +53,7 @@ import json
 import math
 import multiprocessing
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -575,8 +576,9 @@ def pretraining_dataset(
 
     The order is fixed by `seed` (and TensorFlow's global seed, which
     `keras.utils.set_random_seed` sets; a resumed run sets both the same
-    way): shard order per epoch, a parallel but deterministic interleave, a
-    shuffle buffer, then batching. So `skip_batches=k` continues exactly where
+    way), the same for every iterator of the dataset: shard order per epoch
+    (a stateless shuffle keyed by (seed, epoch)), a parallel but
+    deterministic interleave, a shuffle buffer, then batching. So `skip_batches=k` continues exactly where
     a run that consumed k batches stopped; skipped batches are read but not
     parsed.
 
@@ -618,11 +620,18 @@ def pretraining_dataset(
             f"(metadata.json), but sequence_length={sequence_length} was requested"
         )
 
-    dataset = tf.data.Dataset.from_tensor_slices(files)
+    # Every iterator of the dataset yields the same sequence: shard orders
+    # are a stateless function of (seed, epoch), and the example buffer is not
+    # reshuffled per iterator. Keras may open more than one iterator (under a
+    # distribution strategy it does), and each must see what one device sees.
+    epochs = tf.data.Dataset.range(sys.maxsize if repeat else 1)
     if shuffle:
-        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
+        shard_files = tf.constant(files)
+        dataset = epochs.flat_map(lambda epoch: tf.data.Dataset.from_tensor_slices(
+            tf.random.experimental.stateless_shuffle(shard_files, seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        ))
+    else:
+        dataset = epochs.flat_map(lambda epoch: tf.data.Dataset.from_tensor_slices(files))
     dataset = dataset.interleave(
         tf.data.TFRecordDataset,
         cycle_length=min(len(files), INTERLEAVE_CYCLE),
@@ -630,7 +639,7 @@ def pretraining_dataset(
         deterministic=True,
     )
     if shuffle:
-        dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=False)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     if skip_batches:
         dataset = dataset.skip(skip_batches)

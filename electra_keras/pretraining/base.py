@@ -72,7 +72,7 @@ class Pretrainer(ConfiguredModel):
     def __init__(self, config, masking: MaskingConfig | dict | None = None, seed: int = 0, **kwargs):
         super().__init__(config, **kwargs)
         self.seed = int(seed)
-        self._replica_clipnorm = None
+        self._clipnorm = None
         if isinstance(masking, dict):
             masking = MaskingConfig(**{**masking, "special_token_ids": tuple(masking["special_token_ids"])})
         self.masking = masking
@@ -213,39 +213,48 @@ class Pretrainer(ConfiguredModel):
 
     def compile(self, *args, **kwargs):
         super().compile(*args, **kwargs)
-        # Keras clips each replica's share of the gradients before it sums the
-        # shares, so global-norm clipping under a strategy is not the clipping
-        # of one device with the global batch. The clip moves here, after the
-        # sum (`_clip_across_replicas`); the optimizer object loses its
-        # global_clipnorm while it trains this model.
-        self._replica_clipnorm = None
+        # Global-norm clipping moves from the optimizer to `_clip_gradients`,
+        # for two Keras behaviours that make it differ from the norm of the
+        # step's gradient: under a strategy Keras clips each replica's share
+        # before the shares are summed, and it squares an IndexedSlices
+        # gradient (the embeddings') row by row, so a token that occurs twice
+        # in the batch counts as two rows, not as one row of their sum. The
+        # optimizer object loses its global_clipnorm while it trains this
+        # model. With gradient accumulation Keras clips the accumulated (dense)
+        # sum, which is right, and keeps the clip.
+        self._clipnorm = None
         inner = getattr(self.optimizer, "inner_optimizer", self.optimizer)
-        if (self.distribute_strategy.num_replicas_in_sync > 1 and getattr(inner, "global_clipnorm", None)
-                and not inner.gradient_accumulation_steps):
-            self._replica_clipnorm = float(inner.global_clipnorm)
+        if getattr(inner, "global_clipnorm", None) and not inner.gradient_accumulation_steps:
+            self._clipnorm = float(inner.global_clipnorm)
             inner.global_clipnorm = None
 
-    def _clip_across_replicas(self, gradients):
-        """Gradients clipped by the global norm of their sum over the replicas,
-        divided by the replica count (the optimizer sums them again).
+    def _clip_gradients(self, gradients):
+        """Gradients clipped by the global norm of the whole step's gradient
+        (each replica's share scaled by the factor of the sum over the
+        replicas; the optimizer sums the shares).
 
-        Costs one more all-reduce per step than Keras' own path; with it, N
-        replicas take the step one device takes with the same global batch
-        (tests/test_distributed.py). Under a loss-scale optimizer the norm is
-        that of the unscaled gradients.
+        Under a strategy this costs one more all-reduce per step than Keras'
+        own path; with it, N replicas take the step one device takes with the
+        same global batch (tests/test_distributed.py). Under a loss-scale
+        optimizer the norm is that of the unscaled gradients.
         """
-        context = tf.distribute.get_replica_context()
-        if self._replica_clipnorm is None or context is None or context.num_replicas_in_sync == 1:
+        if self._clipnorm is None:
             return gradients
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync if context is not None else 1
         present = [index for index, gradient in enumerate(gradients) if gradient is not None]
-        summed = context.all_reduce(tf.distribute.ReduceOp.SUM,
-                                    [tf.convert_to_tensor(gradients[index]) for index in present])
+        summed = [gradients[index] for index in present]
+        if replicas > 1:
+            summed = context.all_reduce(tf.distribute.ReduceOp.SUM, [tf.convert_to_tensor(g) for g in summed])
         scale = getattr(self.optimizer, "dynamic_scale", None)
         scale = tf.cast(scale, tf.float32) if scale is not None else tf.constant(1.0)
-        clipped, _ = tf.clip_by_global_norm([g / tf.cast(scale, g.dtype) for g in summed], self._replica_clipnorm)
+        norm = tf.sqrt(tf.add_n([_squared_norm(g) for g in summed])) / scale
+        # As Keras: a finite norm scales by min(1, clipnorm / norm); a
+        # non-finite one makes every gradient NaN (the loss guard stops the run).
+        factor = tf.minimum(1.0, self._clipnorm / norm) + (norm - norm)
         result = list(gradients)
-        for index, gradient in zip(present, clipped):
-            result[index] = gradient * tf.cast(scale / context.num_replicas_in_sync, gradient.dtype)
+        for index in present:
+            result[index] = _scaled(gradients[index], factor)
         return result
 
     def train_step(self, data):
@@ -253,7 +262,7 @@ class Pretrainer(ConfiguredModel):
         with tf.GradientTape() as tape, step_random(self.seed, _micro_step(self.optimizer)):
             loss, values = self.objective(batch, training=True)
             scaled = self.optimizer.scale_loss(loss)
-        gradients = self._clip_across_replicas(tape.gradient(scaled, self.trainable_weights))
+        gradients = self._clip_gradients(tape.gradient(scaled, self.trainable_weights))
         self.optimizer.apply(gradients, self.trainable_weights)
         return self._update_metrics(loss, values)
 
@@ -270,7 +279,15 @@ class Pretrainer(ConfiguredModel):
                 self.trackers[name].update_state(entry[0], sample_weight=entry[1])
             else:  # a classification metric: (labels, predictions, weights)
                 self.trackers[name].update_state(entry[0], entry[1], sample_weight=entry[2])
-        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            # Read in cross-replica context, a metric's state is summed over the
+            # replicas: the result of the global batch. In a replica each reads
+            # its own share, and Keras averages the replicas' results, which
+            # weighs them wrongly when their token counts differ.
+            results = context.merge_call(lambda _: {name: tracker.result() for name, tracker in self.trackers.items()})
+        else:
+            results = {name: tracker.result() for name, tracker in self.trackers.items()}
         if _multi_worker(self.distribute_strategy):
             # Keras reduces step outputs over workers with
             # strategy.reduce("MEAN", value, axis=0), which needs an axis to
@@ -302,3 +319,20 @@ class Pretrainer(ConfiguredModel):
             masking["special_token_ids"] = list(masking["special_token_ids"])
             config["masking"] = masking
         return config
+
+
+def _squared_norm(gradient) -> tf.Tensor:
+    """The squared L2 norm of a gradient as a dense tensor: an IndexedSlices'
+    rows of the same index are summed first (what the update applies)."""
+    if isinstance(gradient, tf.IndexedSlices):
+        unique, position = tf.unique(gradient.indices)
+        rows = tf.math.unsorted_segment_sum(gradient.values, position, tf.size(unique))
+        return tf.reduce_sum(tf.square(tf.cast(rows, tf.float32)))
+    return tf.reduce_sum(tf.square(tf.cast(gradient, tf.float32)))
+
+
+def _scaled(gradient, factor):
+    # Dense, as Keras' own clip returns it: the optimizers' update rules (LAMB's
+    # among them) take dense gradients.
+    gradient = tf.convert_to_tensor(gradient)
+    return gradient * tf.cast(factor, gradient.dtype)
