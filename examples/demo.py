@@ -27,6 +27,10 @@ and adapt it to their domain with replaced-token detection, then fine-tune.
 
 Set DEMO_STEPS to pretrain longer or shorter, DEMO_FINETUNE_EPOCHS for
 fine-tuning, DEMO_OUT to move the runs, DEMO_EXPORT to move the exports.
+For a quick check of every step (tests/test_demo.py): DEMO_PRESET=tiny
+pretrains that preset from random weights instead of continuing MiniLM-L6,
+and DEMO_EXAMPLES=N fine-tunes on N training sentences and compares the
+exports on N test sentences (default: all).
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ BATCH_SIZE = 32
 SEQUENCE_LENGTH = 128
 FINETUNE_EPOCHS = int(os.environ.get("DEMO_FINETUNE_EPOCHS", "1"))
 FINETUNE_LENGTH = 48
+PRESET = os.environ.get("DEMO_PRESET")  # None: continue MiniLM-L6
+EXAMPLES = int(os.environ["DEMO_EXAMPLES"]) if os.environ.get("DEMO_EXAMPLES") else None
 REVIEWS = ["A gripping, beautifully shot film with a superb cast.",
            "Two hours I will never get back.",
            "The plot is thin, but the performances are wonderful.",
@@ -71,11 +77,14 @@ def step(title: str) -> None:
 
 
 def pretraining() -> dict:
-    step(f"1. Continued ELECTRA pretraining from MiniLM-L6 on movie dialogs: {STEPS} steps of "
+    start_from = f"a random {PRESET}" if PRESET else "MiniLM-L6"
+    step(f"1. Continued ELECTRA pretraining from {start_from} on movie dialogs: {STEPS} steps of "
          f"{BATCH_SIZE} x {SEQUENCE_LENGTH} tokens")
+    model = ({"preset": PRESET, "vocabulary": packages.bert_uncased_vocab()} if PRESET
+             else {"init": str(packages.minilm_dir())})
     options = PretrainingOptions(
         out=str(RUN_DIR / "pretraining"),
-        init=str(packages.minilm_dir()),
+        **model,
         corpus=["movie-dialogs"],
         eval_corpus=["wikitext-2-valid"],
         sequence_length=SEQUENCE_LENGTH,
@@ -142,7 +151,7 @@ def sentiment() -> dict:
         options = FinetuningOptions(
             out=str(RUN_DIR / ("sentiment-random" if random else "sentiment")),
             task="sentiment", epochs=FINETUNE_EPOCHS, batch_size=32, sequence_length=FINETUNE_LENGTH,
-            learning_rate=1e-4, random_init=random, **source,
+            learning_rate=1e-4, random_init=random, max_train_examples=EXAMPLES, **source,
         )
         results[label] = finetune(options, verbose=2)
     print(f"{'initialization':<22} {'dev accuracy':>13} {'test accuracy':>14} {'test MCC':>9}")
@@ -179,13 +188,14 @@ def export() -> None:
         print(f"TFLite {name}: {path} ({_size(path)})")
 
     test = tasks.sentiment().test
-    labels = np.asarray(test.labels)
-    keras_logits = model.predict(test.texts, batch_size=64, verbose=0)
+    every = len(test.texts) // EXAMPLES if EXAMPLES else 1  # spread over the file, which is sorted
+    texts, labels = test.texts[::every][:EXAMPLES], np.asarray(test.labels[::every][:EXAMPLES])
+    keras_logits = model.predict(texts, batch_size=64, verbose=0)
     print(f"on the {len(labels):,} test sentences:")
     print(f"  Keras                accuracy {np.mean(keras_logits.argmax(-1) == labels):.4f}")
     for name, path in lite.items():
-        logits = np.concatenate([LiteRTModel(path).predict(test.texts[i:i + 64])["logits"]
-                                 for i in range(0, len(test.texts), 64)])
+        logits = np.concatenate([LiteRTModel(path).predict(texts[i:i + 64])["logits"]
+                                 for i in range(0, len(texts), 64)])
         print(f"  TFLite {name:<13} accuracy {np.mean(logits.argmax(-1) == labels):.4f}, "
               f"max |logit - Keras| {np.max(np.abs(logits - keras_logits)):.2e}")
     print("reloaded in a fresh process (examples/serve.py):", flush=True)

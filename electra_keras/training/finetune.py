@@ -151,9 +151,11 @@ def build_task_model(options: FinetuningOptions, train):
     elif kind == "squad":
         from electra_keras.tasks.question_answering import SpanQuestionAnswerer as model_class
 
-        # Windows share a third of their context pieces (BERT's 384/128 ratio).
-        context = options.sequence_length - 64 - 3
-        arguments = {"version_2": train.version == "2.0", "max_query_length": 64,
+        # Questions of up to 64 pieces (the official code's), at most half of a short
+        # sequence; windows share a third of their context pieces (BERT's 384/128 ratio).
+        query = min(64, options.sequence_length // 2)
+        context = options.sequence_length - query - 3
+        arguments = {"version_2": train.version == "2.0", "max_query_length": query,
                      "doc_stride": max(1, min(128, context // 3))}
     else:
         from electra_keras.tasks.classifier import TextClassifier as model_class

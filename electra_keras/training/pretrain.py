@@ -164,11 +164,18 @@ class PretrainingOptions:
         from electra_keras.config import pretraining_defaults
         from electra_keras.data.corpus import library_corpus
 
+        # Paths as strings: run.json records the options as JSON (a pathlib.Path is not).
+        for name in ("out", "init", "data", "eval_data", "vocabulary"):
+            if isinstance(getattr(self, name), os.PathLike):
+                setattr(self, name, os.fspath(getattr(self, name)))
         for name in ("corpus", "eval_corpus"):
             items = getattr(self, name)
-            if items is not None and not isinstance(items, (str, os.PathLike)):
+            if isinstance(items, os.PathLike):
+                setattr(self, name, os.fspath(items))
+            elif items is not None and not isinstance(items, str):
                 setattr(self, name, [
-                    item if isinstance(item, (str, os.PathLike)) else str(library_corpus(item)) for item in items
+                    item if isinstance(item, str) else os.fspath(item) if isinstance(item, os.PathLike)
+                    else str(library_corpus(item)) for item in items
                 ])
 
         if self.optimizer is None:
