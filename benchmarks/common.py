@@ -15,6 +15,10 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 
+# Every benchmark times what electra_keras runs: oneDNN kernels (see its
+# __init__), set before the first import of TensorFlow.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
 
 # --- the machine ---------------------------------------------------------------
 
@@ -36,6 +40,30 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+# The vector and matrix extensions that decide which kernels run: TensorFlow
+# turns oneDNN on by default only with AVX512_VNNI/BF16 or AMX, and bfloat16
+# is native only with AVX512_BF16 or AMX (emulated in float32 otherwise).
+CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def cpu_features() -> list[str]:
+    """The CPU_FEATURES flags /proc/cpuinfo lists (empty where it does not exist)."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return [flag for flag in CPU_FEATURES if flag in flags]
+    except OSError:
+        pass
+    return []
+
+
+def native_bfloat16(description: dict) -> bool:
+    """Whether the CPU computes bfloat16 in hardware (AVX512_BF16 or AMX)."""
+    return bool({"avx512_bf16", "amx_bf16"} & set(description.get("cpu_features", [])))
 
 
 def _memory_gib() -> float | None:
@@ -66,6 +94,8 @@ def machine_description() -> dict:
     """
     description = {
         "cpu": _cpu_model(),
+        "cpu_features": cpu_features(),
+        "onednn_env": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "logical_cpus": os.cpu_count(),
         "usable_cpus": usable_cpus(),
         "memory_gib": round(_memory_gib() or 0.0, 1),
@@ -113,6 +143,8 @@ def format_machine(description: dict) -> str:
             if gpus
             else ""
         ),
+        f"- CPU features: {', '.join(description.get('cpu_features') or ['none of ' + '/'.join(CPU_FEATURES)])}"
+        + ("" if description.get("onednn_env") is None else f"; TF_ENABLE_ONEDNN_OPTS={description['onednn_env']}"),
         f"- Load average (1 min) at start: {description['load_average_1m']}",
         f"- {description['os']}, Python {description['python']}",
         f"- {versions}",

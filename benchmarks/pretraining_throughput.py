@@ -110,6 +110,7 @@ from common import (  # noqa: E402
     format_machine,
     machine_description,
     markdown_table,
+    native_bfloat16,
     random_pairs,
     record_performance,
     seconds,
@@ -639,8 +640,11 @@ def table_rows(rows: list[dict], peer: str | None = None) -> list[list[str]]:
     return table
 
 
-def performance_ratios(rows: list[dict], device_kind: str, quick: bool) -> dict:
-    """The issue's training keys from a full CPU run of electra-small (none from --quick or a GPU)."""
+def performance_ratios(rows: list[dict], device_kind: str, quick: bool, bfloat16_native: bool = True) -> dict:
+    """The issue's training keys from a full CPU run of electra-small (none from --quick or a GPU).
+
+    The bfloat16 ratio only where the CPU has bfloat16 hardware: elsewhere both
+    frameworks emulate it and the ratio says nothing about mixed precision."""
     if quick or device_kind != "cpu":
         return {}
     by_variant = {row["variant"]: row for row in rows if row["model"] == "electra-small" and "error" not in row}
@@ -648,7 +652,7 @@ def performance_ratios(rows: list[dict], device_kind: str, quick: bool) -> dict:
     if "ratio_ours_to_pytorch" in by_variant.get("float32", {}):
         summary["train_fp32_vs_pytorch"] = by_variant["float32"]["ratio_ours_to_pytorch"]
         summary["mfu_fp32"] = by_variant["float32"]["mfu"]
-    if "ratio_ours_to_pytorch" in by_variant.get("mixed_bfloat16", {}):
+    if bfloat16_native and "ratio_ours_to_pytorch" in by_variant.get("mixed_bfloat16", {}):
         summary["train_bf16_vs_pytorch"] = by_variant["mixed_bfloat16"]["ratio_ours_to_pytorch"]
     return summary
 
@@ -794,7 +798,7 @@ def main(argv=None) -> int:
         ] + [f"\n{row['model']} {row['variant']} failed: `{row['error']}`" for row in rows if "error" in row]
           + [f"\n{row['model']} {row['variant']} {args.peer} failed: `{row['tf_models_error']}`"
              for row in rows if "tf_models_error" in row]))
-    summary = performance_ratios(rows, device_kind, args.quick)
+    summary = performance_ratios(rows, device_kind, args.quick, native_bfloat16(machine))
     if summary:
         record_performance(summary, "benchmarks/pretraining_throughput.py", machine)
         log("Ratios recorded in benchmarks/results/performance.json: "

@@ -14,8 +14,9 @@ One run, one machine, the same weights everywhere:
   two-layer one, random: a 256x256 dense layer more, no measurable cost).
 
 Latency: batch 1, median of --repeats calls. Throughput: batch 32, median of
-5 calls. Sequence length 128 (inputs padded to it; the model does the full
-work). Also the size of each artifact on disk.
+5 calls. Sequence length 128: the request is a review longer than that, cut
+to it, so every variant does the full work (the raw-text signature's bucket
+is the full length). Also the size of each artifact on disk.
 
 A second table runs the real length distribution: sentences of the shipped
 sentiment test set (a seeded sample), one per batch-1 call and 32 per batch,
@@ -55,6 +56,9 @@ from common import (  # noqa: E402
 )
 
 SENTENCE = "a gripping, beautifully shot film with a superb cast, though the plot is thin"
+# The first table's request: a review longer than the sequence, so that every
+# variant (the raw-text signature pads to its bucket) does the full length's work.
+FULL_LENGTH_TEXT = "; ".join([SENTENCE] * 12)
 
 
 def parse_args(argv=None):
@@ -95,7 +99,7 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix="serving-latency-"))
     model.save(work / "model.keras")
 
-    texts = {1: [SENTENCE], args.batch_size: [SENTENCE] * args.batch_size}
+    texts = {1: [FULL_LENGTH_TEXT], args.batch_size: [FULL_LENGTH_TEXT] * args.batch_size}
     packed = {n: model.tokenizer(t) for n, t in texts.items()}
     ids = {n: {"input_ids": p["token_ids"], "input_mask": p["padding_mask"], "segment_ids": p["segment_ids"]}
            for n, p in packed.items()}
@@ -180,6 +184,7 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps({
             "machine": machine_description(), "preset": args.preset, "sequence_length": length,
             "batch_size": args.batch_size, "threads": threads, "quick": args.quick, "rows": measured,
+            "request_tokens": int(packed[1]["padding_mask"].numpy().sum()),
             "real_lengths": {**lengths, "rows": real_measured}}, indent=2))
     return 0
 

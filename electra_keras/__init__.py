@@ -15,6 +15,13 @@ if os.environ["KERAS_BACKEND"] != "tensorflow":
         f"KERAS_BACKEND is set to {os.environ['KERAS_BACKEND']!r}. "
         "Unset it or set KERAS_BACKEND=tensorflow."
     )
+# TensorFlow turns its oneDNN kernels on by itself only on CPUs with
+# AVX512_VNNI/BF16 or AMX; elsewhere (AVX2 CPUs such as many AMD EPYCs) it
+# keeps Eigen's, which ran matmuls 1.4x and the ELECTRA train step 1.4-1.5x
+# slower in benchmarks/RESULTS.md. Read once, when TensorFlow loads: this
+# only helps when electra_keras is imported first; TF_ENABLE_ONEDNN_OPTS=0
+# keeps Eigen.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 from electra_keras.config import PRESETS, ModelConfig  # noqa: E402
 from electra_keras.encoder import Encoder  # noqa: E402

@@ -225,7 +225,8 @@ def finetune(args) -> int:
         text_b_column=args.text_b_column, label_column=args.label_column, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, layer_decay=args.layer_decay,
         sequence_length=args.sequence_length, max_train_examples=args.max_train_examples,
-        seed=args.seed, config=_config_overrides(args.config), optimizer=args.optimizer,
+        max_eval_examples=args.max_eval_examples, seed=args.seed, config=_config_overrides(args.config),
+        optimizer=args.optimizer,
         early_stopping=args.early_stopping,
     )
     scores = run(options)
@@ -576,6 +577,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune_parser.add_argument("--sequence-length", type=int, default=128, help="tokens per example (default: 128)")
     tune_parser.add_argument("--max-train-examples", type=int,
                              help="train on a seeded random subset of this size (default: all)")
+    tune_parser.add_argument("--max-eval-examples", type=int,
+                             help="validate and score on seeded random subsets of this size of dev and test, "
+                                  "for quick checks (default: all)")
     tune_parser.add_argument("--early-stopping", type=int, metavar="EPOCHS",
                              help="stop after this many epochs without a better dev loss (default: train every "
                                   "epoch); the best dev epoch is kept either way")

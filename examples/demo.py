@@ -29,8 +29,9 @@ Set DEMO_STEPS to pretrain longer or shorter, DEMO_FINETUNE_EPOCHS for
 fine-tuning, DEMO_OUT to move the runs, DEMO_EXPORT to move the exports.
 For a quick check of every step (tests/test_demo.py): DEMO_PRESET=tiny
 pretrains that preset from random weights instead of continuing MiniLM-L6,
-and DEMO_EXAMPLES=N fine-tunes on N training sentences and compares the
-exports on N test sentences (default: all).
+and DEMO_EXAMPLES=N fine-tunes on N training sentences, scores on N dev
+and N test sentences and compares the exports on N test sentences
+(default: all).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as electra_keras sets it (see its __init__)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
@@ -151,7 +153,8 @@ def sentiment() -> dict:
         options = FinetuningOptions(
             out=str(RUN_DIR / ("sentiment-random" if random else "sentiment")),
             task="sentiment", epochs=FINETUNE_EPOCHS, batch_size=32, sequence_length=FINETUNE_LENGTH,
-            learning_rate=1e-4, random_init=random, max_train_examples=EXAMPLES, **source,
+            learning_rate=1e-4, random_init=random, max_train_examples=EXAMPLES,
+            max_eval_examples=EXAMPLES, **source,
         )
         results[label] = finetune(options, verbose=2)
     print(f"{'initialization':<22} {'dev accuracy':>13} {'test accuracy':>14} {'test MCC':>9}")

@@ -97,7 +97,9 @@ def classifier(run):
     return model
 
 
-def test_fine_tunes_on_sentiment_and_round_trips(classifier, tmp_path):
+@pytest.mark.threshold
+def test_fine_tunes_on_sentiment_and_round_trips(classifier, tmp_path, record_property):
+    record_property("figures", {"loss": classifier.after_["loss"], "accuracy": classifier.after_["accuracy"]})
     assert classifier.after_["loss"] < 0.5 * classifier.before_["loss"]
     assert classifier.after_["accuracy"] >= 0.9 > classifier.before_["accuracy"] + 0.2
     assert type(classifier.tokenizer).__name__ == "SentencePieceTokenizer"

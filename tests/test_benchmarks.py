@@ -111,3 +111,9 @@ def test_throughput_ratios_come_from_full_cpu_runs_only():
         "train_fp32_vs_pytorch": 1.6, "mfu_fp32": 0.61, "train_bf16_vs_pytorch": 1.3}
     assert throughput.performance_ratios(rows, "cpu", quick=True) == {}
     assert throughput.performance_ratios(rows, "gpu", quick=False) == {}
+    # Without bfloat16 hardware both frameworks emulate it: no bf16 ratio.
+    assert throughput.performance_ratios(rows, "cpu", quick=False, bfloat16_native=False) == {
+        "train_fp32_vs_pytorch": 1.6, "mfu_fp32": 0.61}
+    common = load("common")
+    assert common.native_bfloat16({"cpu_features": ["avx2", "avx512_bf16"]})
+    assert not common.native_bfloat16({"cpu_features": ["avx2", "fma", "avx512f"]})

@@ -8,7 +8,8 @@ from benchmark_scripts import load
 def test_serving_latency_quick(tmp_path):
     out = tmp_path / "serving.json"
     assert load("serving_latency").main(["--quick", "--json", str(out)]) == 0
-    rows = {row["variant"]: row for row in json.loads(out.read_text())["rows"]}
+    report = json.loads(out.read_text())
+    rows = {row["variant"]: row for row in report["rows"]}
     assert {"Keras eager", "SavedModel, token ids", "SavedModel, raw text (TF Serving's path)",
             "TFLite float32", "TFLite dynamic-range int8", "PyTorch ElectraForSequenceClassification"} <= set(rows)
     for name, row in rows.items():
@@ -17,6 +18,7 @@ def test_serving_latency_quick(tmp_path):
         if name.startswith(("Keras", "SavedModel", "TFLite float32")):
             assert row["max_abs_logit_diff"] < 1e-4, name  # every float32 path serves the same model
     assert rows["TFLite dynamic-range int8"]["size_bytes"] < rows["TFLite float32"]["size_bytes"]
+    assert report["request_tokens"] == 16  # the first table's request fills the sequence
     real = json.loads(out.read_text())["real_lengths"]
     assert 3 <= real["median_tokens"] <= real["p90_tokens"] <= real["max_tokens"] <= 16
     assert {row["variant"] for row in real["rows"]} >= {"SavedModel, raw text (bucketed padding)",

@@ -376,6 +376,11 @@ def tflite_models(models, tmp_path_factory):
     }
 
 
+# The largest quantization error allowed, as a share of the logits' spread (measured on
+# the fixture's model, spread 0.11: dynamic-range 0.14%, int16x8 1.4%, full int8 2.0%).
+QUANTIZED_ERROR = {"dynamic": 0.02, "int16x8": 0.05, "int8": 0.1}
+
+
 def test_tflite_uses_builtins_only_and_matches_keras(models, tflite_models):
     classifier = models["classifier"]
     logits = classifier.predict(TEXTS, verbose=0)
@@ -387,8 +392,13 @@ def test_tflite_uses_builtins_only_and_matches_keras(models, tflite_models):
         ops = {op["op_name"] for op in model.interpreter._get_ops_details()}
         assert not any(op.startswith("Flex") or op == "CUSTOM" for op in ops), (quantize, ops)
         outputs = model.predict(TEXTS)
-        tolerance = 1e-4 if quantize == "none" else 0.05
-        assert max_diff(outputs["logits"], logits) <= tolerance, quantize
+        # Quantized logits move by a share of the logits' spread (max - min over texts and
+        # classes; an absolute bound on random weights' small logits could not fail).
+        error = max_diff(outputs["logits"], logits)
+        if quantize == "none":
+            assert error <= 1e-4
+        else:
+            assert error <= QUANTIZED_ERROR[quantize] * np.ptp(logits), (quantize, error, np.ptp(logits))
         sizes[quantize] = path.stat().st_size
         dtypes = {detail["dtype"] for detail in model.interpreter.get_tensor_details()}
         assert (np.int16 in dtypes) == (quantize == "int16x8"), quantize  # int16 activations

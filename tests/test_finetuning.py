@@ -38,7 +38,8 @@ def balanced(examples, count, seed=0):
     return [examples.texts[i] for i in chosen], labels[chosen]
 
 
-def test_classifier_fits_real_sentiment_and_round_trips(tmp_path, vocabulary, sentiment):
+@pytest.mark.threshold
+def test_classifier_fits_real_sentiment_and_round_trips(tmp_path, vocabulary, sentiment, record_property):
     texts, labels = balanced(sentiment.train, 64)
     names = ["negative", "positive"]
     clf = TextClassifier.from_preset("tiny", vocabulary, label_names=names, config_overrides=SMALL,
@@ -47,6 +48,7 @@ def test_classifier_fits_real_sentiment_and_round_trips(tmp_path, vocabulary, se
     before = clf.evaluate(texts, [names[i] for i in labels], verbose=0, return_dict=True)
     history = clf.fit(texts, labels, epochs=12, batch_size=16, verbose=0)
     after = clf.evaluate(texts, labels, verbose=0, return_dict=True)
+    record_property("figures", {"loss": history.history["loss"][-1], "accuracy": after["accuracy"]})
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
     assert after["accuracy"] >= 0.9 > before["accuracy"] + 0.2
 
@@ -63,7 +65,8 @@ def test_classifier_fits_real_sentiment_and_round_trips(tmp_path, vocabulary, se
     assert rebuilt.get_config() == clf.get_config()
 
 
-def test_pair_classifier_and_regression_on_fixtures(vocabulary):
+@pytest.mark.threshold
+def test_pair_classifier_and_regression_on_fixtures(vocabulary, record_property):
     firsts = ["the cat sat", "a dog ran", "the sun is hot", "ice is cold"] * 4
     seconds = ["the cat sat", "a bird flew", "the sun is hot", "fire is hot"] * 4
     same = [1, 0, 1, 0] * 4
@@ -75,7 +78,8 @@ def test_pair_classifier_and_regression_on_fixtures(vocabulary):
     before = pair.evaluate((firsts, seconds), same, verbose=0, return_dict=True)["loss"]
     # 15 passes over the data as one epoch: Keras' per-epoch overhead dominates such tiny runs.
     pair.fit((firsts * 15, seconds * 15), same * 15, epochs=1, batch_size=8, verbose=0)
-    assert pair.evaluate((firsts, seconds), same, verbose=0, return_dict=True)["loss"] < 0.3 * before
+    pair_loss = pair.evaluate((firsts, seconds), same, verbose=0, return_dict=True)["loss"]
+    assert pair_loss < 0.3 * before
     assert pair.predict_labels((firsts[:4], seconds[:4])) == same[:4]
     with pytest.raises(ValueError, match="two lists"):
         pair.predict(firsts)
@@ -86,7 +90,9 @@ def test_pair_classifier_and_regression_on_fixtures(vocabulary):
     regressor.compile(optimizer=finetune_adamw(regressor, learning_rate=3e-3, total_steps=None, layer_decay=1.0))
     before = regressor.evaluate((firsts, seconds), scores, verbose=0, return_dict=True)["loss"]
     regressor.fit((firsts * 25, seconds * 25), scores * 25, epochs=1, batch_size=8, verbose=0)
-    assert regressor.evaluate((firsts, seconds), scores, verbose=0, return_dict=True)["loss"] < 0.1 * before
+    regression_loss = regressor.evaluate((firsts, seconds), scores, verbose=0, return_dict=True)["loss"]
+    record_property("figures", {"pair_loss": pair_loss, "regression_loss": regression_loss})
+    assert regression_loss < 0.1 * before
     predicted = regressor.predict_labels((firsts[:4], seconds[:4]))
     assert metrics.pearson(scores[:4], predicted) > 0.9
 
@@ -106,7 +112,8 @@ def test_classifier_input_errors_name_the_problem(vocabulary):
         TextClassifier(ModelConfig.from_preset("tiny"), vocabulary, num_classes=2)
 
 
-def test_token_classifier_aligns_first_pieces_and_fits_real_ner(tmp_path, vocabulary, capsys):
+@pytest.mark.threshold
+def test_token_classifier_aligns_first_pieces_and_fits_real_ner(tmp_path, vocabulary, capsys, record_property):
     ner = tasks.ner().train
     tagger = TokenClassifier.from_preset("tiny", vocabulary, tag_names=ner.tag_names, config_overrides=SMALL,
                                          sequence_length=48, dropout_rate=0.0)
@@ -130,6 +137,7 @@ def test_token_classifier_aligns_first_pieces_and_fits_real_ner(tmp_path, vocabu
     history = tagger.fit(sentences, gold, epochs=40, batch_size=8, verbose=0)
     assert history.history["loss"][-1] < 0.2 * history.history["loss"][0]
     trained = metrics.entity_scores(gold, tagger.predict_tags(sentences))["f1"]
+    record_property("figures", {"loss": history.history["loss"][-1], "f1": trained})
     assert trained > 0.5 > untrained + 0.3
 
     tagger.save(tmp_path / "tagger.keras")

@@ -165,7 +165,8 @@ def test_no_gradient_flows_from_the_discriminator_loss_into_the_generator(pretra
     assert all(g is not None for g in tape.gradient(mlm_loss, generator_only))
 
 
-def test_fit_reports_every_metric_and_learns(pretrainer):
+@pytest.mark.threshold
+def test_fit_reports_every_metric_and_learns(pretrainer, record_property):
     data = tf.data.Dataset.from_tensor_slices(fixed_batch(batch=64)).repeat().batch(16)
     model = ek.ElectraPretrainer(pretrainer.config, masking=pretrainer.masking)
     model.compile(optimizer=keras.optimizers.AdamW(3e-3))
@@ -173,6 +174,7 @@ def test_fit_reports_every_metric_and_learns(pretrainer):
     expected = {"loss", "mlm_loss", "mlm_accuracy", "sampled_accuracy", "rtd_loss", "rtd_accuracy",
                 "rtd_baseline_accuracy", "rtd_auc", "rtd_precision", "rtd_recall"}
     assert set(history) == expected
+    record_property("figures", {"loss": history["loss"][-1], "mlm_loss": history["mlm_loss"][-1]})
     assert history["loss"][-1] < history["loss"][0]
     assert history["mlm_loss"][-1] < history["mlm_loss"][0]
     evaluated = model.evaluate(model.masked_dataset(data.take(4), seed=1), return_dict=True, verbose=0)
@@ -181,7 +183,8 @@ def test_fit_reports_every_metric_and_learns(pretrainer):
     assert evaluated["mlm_loss"] == again["mlm_loss"]  # the same masks every evaluation
 
 
-def test_plain_mlm_objective_uses_bert_masking_and_learns():
+@pytest.mark.threshold
+def test_plain_mlm_objective_uses_bert_masking_and_learns(record_property):
     from electra_keras.data import packages
 
     model = ek.MaskedLMPretrainer.from_preset(
@@ -199,6 +202,7 @@ def test_plain_mlm_objective_uses_bert_masking_and_learns():
     model.compile(optimizer=keras.optimizers.AdamW(3e-3))
     history = model.fit(data, steps_per_epoch=20, epochs=2, verbose=0).history
     assert set(history) == {"loss", "mlm_loss", "mlm_accuracy"}
+    record_property("figures", {"mlm_loss": history["mlm_loss"][-1]})
     assert history["mlm_loss"][-1] < history["mlm_loss"][0]
 
 

@@ -298,7 +298,8 @@ def test_arguments_are_checked(vocabulary, qa):
         v1.fit([QAExample("q", "Who?", "Ada.", [], True)], epochs=1, verbose=0)
 
 
-def test_fits_squad_v2_fixture_and_round_trips(tmp_path, vocabulary):
+@pytest.mark.threshold
+def test_fits_squad_v2_fixture_and_round_trips(tmp_path, vocabulary, record_property):
     path = tmp_path / "train-v2.0.json"
     path.write_text(json.dumps(squad_json(SQUAD_V2)), encoding="utf-8")
     examples = read_squad(path)
@@ -318,6 +319,7 @@ def test_fits_squad_v2_fixture_and_round_trips(tmp_path, vocabulary):
                      batch_size=batch_size, verbose=0)
     after = qa.evaluate_squad(examples)
     losses = history.history["loss"]
+    record_property("figures", {"loss": losses[-1], "exact_match": after["exact_match"]})
     assert losses[-1] < 0.1 * losses[0] and history.history["val_loss"][-1] < 0.1 * losses[0]
     assert after["exact_match"] >= 80.0 and after["exact_match"] > before["exact_match"] + 30.0
     assert after["NoAns_total"] == 4 and after["HasAns_total"] == 11
@@ -422,7 +424,8 @@ def test_electra_head_is_the_official_qa_math(vocabulary):
     np.testing.assert_allclose(trained["end_logits"].numpy()[allowed], conditioned["end_logits"][allowed], atol=1e-5)
 
 
-def test_electra_head_fits_squad_v2_and_round_trips(tmp_path, vocabulary):
+@pytest.mark.threshold
+def test_electra_head_fits_squad_v2_and_round_trips(tmp_path, vocabulary, record_property):
     path = tmp_path / "train-v2.0.json"
     path.write_text(json.dumps(squad_json(SQUAD_V2)), encoding="utf-8")
     examples = read_squad(path)
@@ -439,6 +442,7 @@ def test_electra_head_fits_squad_v2_and_round_trips(tmp_path, vocabulary):
     history = qa.fit(examples, epochs=epochs, batch_size=batch_size, verbose=0)
     losses = history.history["loss"]
     after = qa.evaluate_squad(examples)
+    record_property("figures", {"loss": losses[-1], "exact_match": after["exact_match"]})
     assert losses[-1] < 0.1 * losses[0]
     assert after["exact_match"] >= 80.0 and after["NoAns_total"] == 4
     answers = qa.answer([e.question for e in examples], [e.context for e in examples])

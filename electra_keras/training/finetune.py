@@ -59,6 +59,9 @@ class FinetuningOptions:
             Large 5e-5 with layer decay 0.9; else 1e-4 and 0.8).
         sequence_length: tokens per example.
         max_train_examples: use only N training examples (a seeded random subset).
+        max_eval_examples: validate and score on N dev and N test examples
+            (seeded random subsets; scores.json records how many): for quick
+            checks, not for figures to compare with full test sets.
         optimizer: "adamw" (bias-corrected, the default) or "official_adamw"
             (see `electra_keras.training.optimizers`).
         early_stopping: stop after this many epochs without a better dev
@@ -89,6 +92,7 @@ class FinetuningOptions:
     warmup_fraction: float = 0.1
     sequence_length: int = 128
     max_train_examples: int | None = None
+    max_eval_examples: int | None = None
     optimizer: str = "adamw"
     early_stopping: int | None = None
     seed: int = 0
@@ -246,6 +250,11 @@ def finetune(options: FinetuningOptions, verbose: int = 2) -> dict[str, Any]:
     splits = load_task_data(options)
     print(splits.summary())
     train = _subset(splits.train, options.max_train_examples, options.seed)
+    if options.max_eval_examples is not None:
+        splits = dataclasses.replace(splits, **{
+            name: _subset(getattr(splits, name), options.max_eval_examples, options.seed)
+            for name in ("dev", "test") if getattr(splits, name) is not None})
+        print(f"scoring on at most {options.max_eval_examples:,} dev and test examples (--max-eval-examples)")
     model = build_task_model(options, train)
     options = with_model_defaults(options, model)
 
@@ -283,6 +292,7 @@ def finetune(options: FinetuningOptions, verbose: int = 2) -> dict[str, Any]:
         examples = getattr(splits, name)
         if examples is not None:
             scores[name] = score(model, options.kind, examples)
+            scores[f"{name}_examples"] = _count(examples)
     (out / "scores.json").write_text(json.dumps(scores, indent=2, default=float) + "\n")
     return scores
 
