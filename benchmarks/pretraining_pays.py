@@ -301,7 +301,7 @@ def main(argv=None) -> int:
     for task in tasks:
         settings = dict(finetuning[TASKS[task]])
         if args.quick:
-            settings.update(max_train_examples=64, epochs=1)
+            settings.update(max_train_examples=64, max_eval_examples=64, epochs=1)
         entry = {"title": TASKS[task], "budgets": []}
         for step in budgets:
             test = [finetune_stage(root, str(folders[step]), f"step-{step}", task, seed, settings)

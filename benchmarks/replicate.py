@@ -248,7 +248,7 @@ class Runner:
     def task_settings(self, settings: dict, task: str) -> dict:
         task_settings = dict(settings[TASKS[task]], epochs=self.budget["epochs"])
         if self.quick:
-            task_settings["max_train_examples"] = 64
+            task_settings.update(max_train_examples=64, max_eval_examples=64)
         return task_settings
 
     def finished(self, label: str, settings: dict) -> bool:

@@ -248,7 +248,7 @@ def _load_task_model(path: str):
 
 
 def evaluate(args) -> int:
-    from electra_keras.training.finetune import FinetuningOptions, load_task_data, score
+    from electra_keras.training.finetune import FinetuningOptions, _count, load_task_data, score
 
     model = _load_task_model(args.model)
     kind = _kind_of(model)
@@ -262,7 +262,9 @@ def evaluate(args) -> int:
     examples = splits.train if args.data else getattr(splits, args.split)
     if examples is None:
         raise SystemExit(f"evaluate: the {args.task} data has no {args.split} split")
-    print(json.dumps(score(model, kind, examples), indent=2, default=float))
+    scored = {"data": args.data} if args.data else {"task": args.task, "split": args.split}
+    scored.update(examples=_count(examples), **score(model, kind, examples))
+    print(json.dumps(scored, indent=2, default=float))
     return 0
 
 

@@ -49,7 +49,12 @@ def classifier():
 
 @pytest.fixture(scope="module")
 def exported(classifier, tmp_path_factory):
-    return export_tflite(classifier, tmp_path_factory.mktemp("mediapipe") / "model.tflite", mediapipe=True)
+    """The README's command: `electra-keras export --format tflite --mediapipe` on the saved classifier."""
+    folder = tmp_path_factory.mktemp("mediapipe")
+    classifier.save(folder / "clf.keras")
+    assert main(["export", "--model", str(folder / "clf.keras"), "--out", str(folder / "model.tflite"),
+                 "--format", "tflite", "--mediapipe"]) == 0
+    return folder / "model.tflite"
 
 
 def mediapipe_scores(path: Path, texts) -> tuple[list[str], np.ndarray]:

@@ -1,9 +1,12 @@
 """The README's commands that no other test runs, each on a tiny model for a
-few steps, checked by what they write: `prepare-data`; `pretrain` with
-`--gradient-accumulation`, `--eval-corpus` and `--strategy mirrored`;
-`finetune --init` from a run folder, a transformers folder and an official
-TF1 checkpoint; the shipped tasks by name; tagging, regression and SQuAD
-files; `--max-train-examples` and `--max-eval-examples`. (The demo: tests/test_demo.py.)"""
+few steps, checked by what they write: `build-vocab` (WordPiece); `prepare-data`;
+`pretrain` with `--gradient-accumulation`, `--eval-corpus` and `--strategy
+mirrored`; `finetune --init` from a run folder, a transformers folder and an
+official TF1 checkpoint, and `--random-init`; the shipped tasks by name;
+tagging, regression and SQuAD files; `--max-train-examples` and
+`--max-eval-examples`; `evaluate --task --split` and on a SQuAD file;
+`predict` on question-context pairs. (The demo: tests/test_demo.py;
+`export --mediapipe`: tests/test_mediapipe.py.)"""
 
 import gzip
 import json
@@ -136,13 +139,64 @@ def test_shipped_tasks_fine_tune_from_a_run_folder_on_max_train_examples(tmp_pat
                                    _position_rows(discriminator.encoder)[16:], rtol=1e-4)
     capsys.readouterr()
 
+    # `evaluate --task question-type --split dev|test` scores the whole split it names.
+    from electra_keras.data import tasks
+
+    model = keras.saving.load_model(tmp_path / "question-type" / "model.keras")
+    splits = tasks.question_type()
+    for split, count in (("dev", 544), ("test", 500)):
+        assert main(["evaluate", "--model", str(tmp_path / "question-type"), "--task", "question-type",
+                     "--split", split]) == 0
+        printed = json.loads(capsys.readouterr().out)
+        assert (printed["task"], printed["split"], printed["examples"]) == ("question-type", split, count)
+        examples = getattr(splits, split)
+        predicted = model.predict_labels(examples.texts, batch_size=64)
+        expected = np.mean([examples.label_names[label] == name for label, name in zip(examples.labels, predicted)])
+        assert printed["accuracy"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_finetune_random_init_takes_the_architecture_not_the_weights(tmp_path, pretrained_run):
+    """`finetune --init RUN --random-init`: the run's architecture and vocabulary, fresh weights (the baseline)."""
+    _, run = pretrained_run
+    discriminator = keras.saving.load_model(run / "discriminator.keras")
+    out = tmp_path / "baseline"
+    assert main(["finetune", "--task", "question-type", "--init", str(run), "--random-init", "--out", str(out),
+                 *FINETUNE_TINY, "--max-train-examples", "8", "--max-eval-examples", "8"]) == 0
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["init"] == f"random weights, the architecture of {run}"
+    model = keras.saving.load_model(out / "model.keras")
+    assert model.backbone.config.hidden_size == discriminator.encoder.config.hidden_size
+    assert model.backbone.config.vocab_size == discriminator.encoder.config.vocab_size
+    # Rows past --sequence-length get no gradient: a loaded table would still be the run's there.
+    fresh, pretrained = _position_rows(model.backbone)[16:], _position_rows(discriminator.encoder)[16:]
+    assert fresh.shape == pretrained.shape
+    assert np.abs(fresh - pretrained).mean() > 0.5 * np.abs(pretrained).mean()
+
+
+def test_build_vocab_learns_a_wordpiece_vocabulary_that_covers_the_corpus(tmp_path, small_corpus):
+    """`build-vocab` (WordPiece, uncased and --cased) on 300 lines of WikiText-2."""
+    from electra_keras.data.tokenizers.wordpiece import WordPieceTokenizer
+
+    text = [line for line in small_corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for cased in (False, True):
+        path = tmp_path / f"vocab-{cased}.txt"
+        assert main(["build-vocab", "--corpus", str(small_corpus), "--out", str(path), "--size", "600",
+                     *(["--cased"] if cased else [])]) == 0
+        tokens = path.read_text(encoding="utf-8").splitlines()
+        assert tokens[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        assert 200 < len(tokens) <= 600 and len(set(tokens)) == len(tokens)
+        assert "the" in tokens and any(token.startswith("##") for token in tokens)
+        assert ("The" in tokens) == cased  # uncased vocabularies hold no capitals
+        ids = WordPieceTokenizer(path, lowercase=not cased).tokenize(text).flat_values.numpy()
+        assert len(ids) > 10_000 and np.mean(ids == 1) < 0.005  # [UNK]: almost none
+
 
 def _position_rows(encoder):
     return keras.ops.convert_to_numpy(encoder.embeddings.position_embeddings.position_embeddings)
 
 
 def test_finetune_inits_from_transformers_and_tf1_on_user_task_files(tmp_path, pretraining_checkpoint,  # noqa: F811
-                                                                     pretrained_run):
+                                                                     pretrained_run, capsys):
     """Regression (CSV) from a transformers folder, tagging (CoNLL) from an official TF1
     checkpoint, SQuAD (JSON) from a run folder: each trains, is scored and starts from its init."""
     from electra_keras.convert import to_huggingface
@@ -210,6 +264,23 @@ def test_finetune_inits_from_transformers_and_tf1_on_user_task_files(tmp_path, p
     assert scores["kind"] == "squad" and scores["train_examples"] == 9
     assert _saved_updates(out) == scores["total_steps"] == 2  # 9 questions, one window each
     assert all(0.0 <= scores["dev"][key] <= 100.0 for key in ("exact_match", "f1"))
+
+    # `predict` on QUESTION CONTEXT pairs: an answer that is a span of its context (or none), and
+    # `evaluate --data` on the SQuAD file: the fine-tune's dev scores.
+    capsys.readouterr()
+    assert main(["predict", "--model", str(out), "--format", "json", "Who wrote the film?", context,
+                 "Where was it written?", "It was written in Paris by Ada."]) == 0
+    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(answers) == 2
+    for answer, text in zip(answers, (context, "It was written in Paris by Ada.")):
+        assert answer["text"] in text and math.isfinite(answer["score"])
+    assert main(["predict", "--model", str(out), "Who wrote the film?"]) == 2
+    assert "QUESTION CONTEXT pairs" in capsys.readouterr().err
+    assert main(["evaluate", "--model", str(out), "--data", str(tmp_path / "squad.json")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["examples"] == 9
+    for key in ("exact_match", "f1"):
+        assert printed[key] == pytest.approx(scores["dev"][key], abs=1e-6)
 
 
 # `pretrain --strategy mirrored` on a CPU-only machine: the CPU split into 2 logical
