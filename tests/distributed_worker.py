@@ -1,8 +1,7 @@
 """Runs in a fresh process for test_distributed.py (devices must be configured
 before TensorFlow starts). Prints one JSON line of results.
 
-    python distributed_worker.py replicas OUT.json
-    python distributed_worker.py worker OUT.npz      (prints "PORT n", then reads TF_CONFIG on stdin)
+    python distributed_worker.py replicas OUT.json   (ALBERT's MLM + SOP step, one device vs mirrored)
     python distributed_worker.py pretrain OUT DATA   (pretrain() on one device, then mirrored on 2 CPUs)
     python distributed_worker.py pretrain-worker OUT DATA   (pretrain() under multi_worker; "PORT n", TF_CONFIG)
 """
@@ -89,48 +88,20 @@ def one_step(strategy, weights, albert=False, optimizer=None, steps=1):
 
 
 if mode == "replicas":
+    # ALBERT's MLM + SOP (shared layers, the SOP mean over the rows with a
+    # segment B): one SGD step on 2 replicas against one device. ELECTRA's
+    # objective under MirroredStrategy runs through pretrain() below.
     mirrored = make_strategy("mirrored")
     assert mirrored.num_replicas_in_sync == 2, mirrored.num_replicas_in_sync
-    initial = build(tf.distribute.get_strategy(), keras.optimizers.SGD).get_weights()
-    single, single_loss = one_step(tf.distribute.get_strategy(), initial)
-    double, double_loss = one_step(mirrored, initial)
-    moved = max(float(np.max(np.abs(a - b))) for a, b in zip(single, initial))
-    diff = max(float(np.max(np.abs(a - b))) for a, b in zip(single, double))
-    result = {"replicas": 2, "max_weight_diff": diff, "max_update": moved,
-              "loss_1": float(single_loss), "loss_2": float(double_loss)}
-    # ALBERT's MLM + SOP: the SOP mean counts only the rows with a segment B.
     initial = build(tf.distribute.get_strategy(), keras.optimizers.SGD, albert=True).get_weights()
     single, single_loss = one_step(tf.distribute.get_strategy(), initial, albert=True)
     double, double_loss = one_step(mirrored, initial, albert=True)
-    result.update(
-        albert_max_update=max(float(np.max(np.abs(a - b))) for a, b in zip(single, initial)),
-        albert_max_weight_diff=max(float(np.max(np.abs(a - b))) for a, b in zip(single, double)),
-        albert_loss_1=float(single_loss), albert_loss_2=float(double_loss),
-    )
-    # AdamW with global-norm clipping at 1.0 (the gradients' norm is far above it here).
-    initial = build(tf.distribute.get_strategy(), keras.optimizers.SGD).get_weights()
-    adamw = lambda: ek.optimizers.electra_adamw(1e-3, total_steps=10, warmup_steps=1)  # noqa: E731
-    single, _ = one_step(tf.distribute.get_strategy(), initial, optimizer=adamw, steps=3)
-    double, _ = one_step(mirrored, initial, optimizer=adamw, steps=3)
-    result.update(
-        adamw_max_update=max(float(np.max(np.abs(a - b))) for a, b in zip(single, initial)),
-        adamw_max_weight_diff=max(float(np.max(np.abs(a - b))) for a, b in zip(single, double)),
-    )
-elif mode == "worker":
-    # This worker's port: bound here (port 0), reported, and released to
-    # TensorFlow's server only when the parent sends the whole cluster.
-    reservation = socket.socket()
-    reservation.bind(("127.0.0.1", 0))
-    print(f"PORT {reservation.getsockname()[1]}", flush=True)
-    os.environ["TF_CONFIG"] = sys.stdin.readline()
-    reservation.close()
-    strategy = make_strategy("multi_worker")
-    model = build(strategy, lambda: ek.optimizers.electra_adamw(1e-3, total_steps=10, warmup_steps=2))
-    data = tf.data.Dataset.from_tensor_slices(batches(4)).repeat().batch(GLOBAL_BATCH)
-    history = model.fit(data, steps_per_epoch=3, epochs=1, verbose=0).history
-    np.savez(out, *model.get_weights())
-    result = {"workers": strategy.num_replicas_in_sync, "loss": history["loss"][-1],
-              "steps": int(model.optimizer.iterations.numpy())}
+    result = {
+        "replicas": mirrored.num_replicas_in_sync,
+        "albert_max_update": max(float(np.max(np.abs(a - b))) for a, b in zip(single, initial)),
+        "albert_max_weight_diff": max(float(np.max(np.abs(a - b))) for a, b in zip(single, double)),
+        "albert_loss_1": float(single_loss), "albert_loss_2": float(double_loss),
+    }
 elif mode in ("pretrain", "pretrain-worker"):
     # pretrain() itself: the run folder, checkpoints, chief/worker roles and
     # the data pipeline, with dropout 0.1, sampling at temperature 1 and the

@@ -90,11 +90,11 @@ def logged_steps(out):
 
 @pytest.mark.parametrize("precision", ["float32", "mixed_float16"])
 def test_killed_run_resumes_exactly_as_an_uninterrupted_run(precision, tmp_path, data_dir):
-    """Killed with SIGKILL 3 steps after its first checkpoint, resumed with the
+    """Killed with SIGKILL 2 steps after its first checkpoint, resumed with the
     same command: every logged metric and every final weight equal those of
     a run that was never interrupted (dropout, masks and generator samples
     are functions of (seed, step), layers/random.py)."""
-    steps, every, kill_at = 30, 10, 13
+    steps, every, kill_at = 12, 4, 6
     extra = ("--mixed-precision", precision)
     uninterrupted = tmp_path / "uninterrupted"
     done = electra_keras(*command(uninterrupted, data_dir, steps, every, *extra))
@@ -105,7 +105,7 @@ def test_killed_run_resumes_exactly_as_an_uninterrupted_run(precision, tmp_path,
                             capture_output=True, text=True, timeout=400, env={**os.environ, "TF_DETERMINISTIC_OPS": "1"})
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     saved = sorted(int(p.name[5:-6]) for p in (out / "checkpoints").glob("ckpt-*.index"))
-    # Killed after step 13's update, before its log line: steps 11-13 are lost and must be replayed.
+    # Killed after step 6's update, before its log line: steps 5-6 are lost and must be replayed.
     assert saved == [every] and logged_steps(out) == list(range(1, kill_at))
 
     second = electra_keras(*command(out, data_dir, steps, every, *extra))
