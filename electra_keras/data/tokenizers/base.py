@@ -99,11 +99,6 @@ def longest_first_lengths(
     return keep_a, keep_b
 
 
-def _keep_prefix(ids: tf.RaggedTensor, lengths: tf.Tensor) -> tf.RaggedTensor:
-    positions = tf.ragged.range(ids.row_lengths())
-    return tf.ragged.boolean_mask(ids, positions < tf.expand_dims(lengths, 1))
-
-
 class Tokenizer(keras.layers.Layer):
     """What every tokenizer of this package does, whatever its segmentation.
 
@@ -355,31 +350,44 @@ class Tokenizer(keras.layers.Layer):
     def _pack(
         self, ids_a: tf.RaggedTensor, ids_b: tf.RaggedTensor | None, length: int
     ) -> dict[str, tf.Tensor]:
-        batch = ids_a.nrows()
+        # Built from dense [batch, length] position arithmetic: position p holds
+        # [CLS] at 0, A's pieces at 1..ka, [SEP] at ka + 1, then (pairs) B's
+        # pieces and the last [SEP], and padding from `end` on. A handful of
+        # ops, so a dataset map or an exported graph traces it in milliseconds
+        # (ragged concatenation and boolean masks took ~0.3 s per segment).
+        positions = tf.range(length)[None, :]
 
-        def constant(token_id: int) -> tf.RaggedTensor:
-            column = tf.fill([batch, 1], tf.constant(token_id, tf.int32))
-            return tf.RaggedTensor.from_tensor(column)
+        def pieces(ids: tf.RaggedTensor, start: tf.Tensor) -> tf.Tensor:
+            # ids[row, p - start], clipped to a valid column (where selects only valid ones).
+            dense = ids.to_tensor(default_value=self.pad_token_id, shape=[None, length])
+            index = tf.clip_by_value(positions - start, 0, length - 1)
+            return tf.gather(dense, tf.broadcast_to(index, tf.shape(dense)), batch_dims=1)
 
-        cls, sep = constant(self.cls_token_id), constant(self.sep_token_id)
+        cls = tf.constant(self.cls_token_id, tf.int32)
+        sep = tf.constant(self.sep_token_id, tf.int32)
         if ids_b is None:
-            keep_a = tf.minimum(ids_a.row_lengths(), length - 2)
-            pieces = [cls, _keep_prefix(ids_a, keep_a), sep]
-            segments = [0, 0, 0]
+            keep_a = tf.minimum(tf.cast(ids_a.row_lengths(), tf.int32), length - 2)[:, None]
+            end = keep_a + 2
+            tail = tf.fill(tf.shape(positions), sep)
         else:
             keep_a, keep_b = longest_first_lengths(
                 ids_a.row_lengths(), ids_b.row_lengths(), length - 3
             )
-            pieces = [cls, _keep_prefix(ids_a, keep_a), sep, _keep_prefix(ids_b, keep_b), sep]
-            segments = [0, 0, 0, 1, 1]
-        token_ids = tf.concat(pieces, axis=1)
-        segment_ids = tf.concat(
-            [tf.ones_like(p) * s for p, s in zip(pieces, segments)], axis=1
+            keep_a, keep_b = tf.cast(keep_a, tf.int32)[:, None], tf.cast(keep_b, tf.int32)[:, None]
+            end = keep_a + keep_b + 3
+            # Past A's [SEP]: B's pieces, then the last [SEP].
+            tail = tf.where(positions < end - 1, pieces(ids_b, keep_a + 2), sep)
+        token_ids = tf.where(
+            positions == 0, cls,
+            tf.where(positions <= keep_a, pieces(ids_a, 1), tf.where(positions == keep_a + 1, sep, tail)),
         )
-        shape = [None, length]
+        inside = positions < end
+        segment_ids = tf.zeros_like(token_ids)
+        if ids_b is not None:
+            segment_ids = tf.cast(inside & (positions > keep_a + 1), tf.int32)
         return {
-            "token_ids": token_ids.to_tensor(default_value=self.pad_token_id, shape=shape),
-            "segment_ids": segment_ids.to_tensor(default_value=0, shape=shape),
-            "padding_mask": tf.ones_like(token_ids).to_tensor(default_value=0, shape=shape),
+            "token_ids": tf.where(inside, token_ids, self.pad_token_id),
+            "segment_ids": segment_ids,
+            "padding_mask": tf.cast(inside, tf.int32),
         }
 
