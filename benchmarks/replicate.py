@@ -11,7 +11,8 @@ Studies (each arm is an `electra-keras pretrain` run; `--studies` picks some):
 - generator: generator width 1/4, 1/2 and 1 of the discriminator's, word
   embeddings tied (Figure 3, left);
 - tying: no tying, token embeddings tied, DeBERTaV3's gradient-disentangled
-  sharing (all with a 1/4-width generator) and all weights tied (section 3.1);
+  sharing (all three with a 1/4-width generator) and all weights tied (an
+  equal-size generator) (section 3.1);
 - albert-sharing: ALBERT sharing all layers, none, attention only, FFN only
   (ALBERT Table 4), at equal FLOPs (sharing changes no FLOP);
 - albert-sentence: sentence order (`albert`) against next sentence
@@ -20,9 +21,14 @@ Studies (each arm is an `electra-keras pretrain` run; `--studies` picks some):
   of a labelled dataset), against MiniLM fine-tuned directly.
 
 Every checkpoint is fine-tuned on sentiment and TREC-6 (3 seeds). Budgets
-are FLOPs, given in steps of the electra-cpu recipe (`--budget`: small fits
-2 CPU cores in 3 hours, medium and large are for bigger machines); every arm
-gets the FLOPs, not the steps, of its budget. All arms share one learned
+are FLOPs, given in steps of the electra-cpu recipe (`--budget`: small is
+for 2 CPU cores, medium and large are for bigger machines); every arm gets
+the FLOPs, not the steps, of its budget. On a 2-core AMD EPYC the small
+budget took about 5 hours for all studies (each ELECTRA-size arm 15-20
+minutes, pretraining and its 6 fine-tunes; each ALBERT arm 12; the
+comparison's 8 checkpoints and the random-init floor about 70 minutes;
+MiniLM's 12 fine-tunes most of the rest): `--studies comparison` alone
+fits in 3 hours, the whole set does not. All arms share one learned
 vocabulary and one set of prepared examples (ALBERT's with sentence pairs).
 
 Everything is resumable: results are files under --root (default
@@ -34,7 +40,7 @@ survives the loss of its run folder (or the deletion of its checkpoints).
 `--corpus` runs the study on your own text (files or registered corpora,
 as `electra-keras pretrain --corpus` takes them).
 
-    .venv/bin/python benchmarks/replicate.py --budget small          # about 3 hours on 2 cores
+    .venv/bin/python benchmarks/replicate.py --budget small          # about 5 hours on 2 cores
     .venv/bin/python benchmarks/replicate.py --quick                 # a tiny end-to-end check
 
 Writes benchmarks/results/replication.json ({arm: {task: [test accuracies]},
@@ -53,6 +59,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -110,7 +118,9 @@ def studies() -> dict[str, list[Arm]]:
         "generator": [Arm(f"electra-generator-{size}", changes=paper, config=(("generator_size", size),))
                       for size in (0.25, 0.5, 1.0)],
         "tying": [Arm(f"electra-tying-{mode}", changes=(("weight_tying", mode),), config=(("generator_size", 0.25),))
-                  for mode in ("none", "embeddings", "gdes")] + [electra],
+                  for mode in ("none", "embeddings", "gdes")]
+                 + [Arm("electra-tying-all", changes=(("weight_tying", "all"),), config=(("generator_size", 1.0),)),
+                    electra],
         "albert-sharing": [albert] + [Arm(f"albert-share-{mode}", recipe="albert-cpu", config=(("share", mode),))
                                       for mode in ("none", "attention", "ffn")],
         "albert-sentence": [albert] + [Arm(name, recipe="albert-cpu", changes=(("objective", name),))
@@ -395,8 +405,13 @@ def main(argv=None) -> int:
     headers = ["arm", "PFLOPs", *(f"{task} test accuracy, median" for task in tasks)]
     rows = table_rows(results, tasks)
     print(markdown_table(headers, rows) if args.markdown else text_table(headers, rows))
+    tables = study_tables(runner, results, curves, studies_chosen, tasks)
+    if args.markdown:
+        print(tables)
     if not args.quick:
         args.json = args.json or str(RESULTS / "replication.json")
+        if not args.corpus:
+            write_results_section(report, tables)
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -421,6 +436,118 @@ def table_rows(results: dict, tasks) -> list[list]:
                  for v in (scores[task] for task in tasks)]
         rows.append([name, "-" if flops is None else f"{flops / 1e15:.4f}", *cells])
     return rows
+
+
+# The papers' figures the studies compare with: ELECTRA's Table 5 (GLUE dev
+# score), ALBERT's Tables 4 and 5 (ALBERT-base, E=128: the average of SQuAD
+# 1.1/2.0, MNLI, SST-2 and RACE).
+PAPER = {
+    "ablations": {"electra": 85.0, "all-tokens-mlm": 84.3, "replace-mlm": 82.4, "electra-15": 82.4, "mlm": 82.2},
+    "albert-sharing": {"albert-share-none": 81.6, "albert-share-ffn": 80.2, "albert-share-attention": 81.7,
+                       "albert": 80.1},
+    "albert-sentence": {"albert-none": 79.0, "albert-nsp": 79.2, "albert": 80.1},
+    "tying": {"electra-tying-none": 83.6, "electra-tying-embeddings": 84.3, "electra-tying-all": 84.4},
+}
+
+
+def _cell(scores: list[float]) -> str:
+    """Median of the seeds, with their range."""
+    if len(scores) == 1:
+        return f"{scores[0]:.3f}"
+    return f"{statistics.median(scores):.3f} ({min(scores):.3f}-{max(scores):.3f})"
+
+
+def parameter_counts(run: Path) -> tuple[int, int]:
+    """(the encoder that is fine-tuned, the whole pretraining model) of a run folder."""
+    from electra_keras.encoder import Encoder
+    from electra_keras.training.pretrain import PretrainingOptions, _build_model
+
+    options = PretrainingOptions(**json.loads((run / "run.json").read_text()))
+    model = _build_model(options, options.vocabulary_path())
+    encoder = getattr(model, "discriminator", None) or getattr(model, "encoder", None)
+    if not isinstance(encoder, Encoder):
+        encoder = getattr(encoder, "backbone", encoder)
+    unique = {id(v): v for v in model.trainable_variables}
+    return (int(sum(np.prod(v.shape) for v in {id(v): v for v in encoder.trainable_variables}.values())),
+            int(sum(np.prod(v.shape) for v in unique.values())))
+
+
+def study_tables(runner: Runner, results: dict, curves: dict, studies_chosen, tasks) -> str:
+    """Markdown: one table per study (median test accuracy of the seeds, their range)."""
+    lines = []
+    header = [*(f"{task} (median, range)" for task in tasks)]
+    if "comparison" in studies_chosen and curves:
+        lines += ["#### Equal compute: ELECTRA against masked LM (paper Figure 1, left)", ""]
+        rows = [[name, f"{point['step']:,}", f"{point['flops'] / 1e15:.3g}", *(_cell(point[t]) for t in tasks)]
+                for name, points in curves.items() for point in points]
+        if "electra-random-init" in results:
+            rows.append(["electra-random-init", "0", "0", *(_cell(results["electra-random-init"][t]) for t in tasks)])
+        if "tfidf" in results:
+            rows.append(["TF-IDF + logistic regression", "-", "-", *(f"{results['tfidf'][t]:.3f}" for t in tasks)])
+        lines += [markdown_table(["objective", "steps", "PFLOPs", *header], rows), ""]
+        if {"electra", "mlm"} <= set(curves):
+            gaps = [f"{task} {100 * (statistics.median(curves['electra'][-1][task]) - statistics.median(curves['mlm'][-1][task])):+.1f}"
+                    for task in tasks]
+            lines += [f"ELECTRA minus MLM at the largest budget, median, points: {', '.join(gaps)} "
+                      "(the issue's goal: +2 on each).", ""]
+    titles = {"ablations": "Efficiency ablations (paper Table 5), one budget",
+              "generator": "Generator width, word embeddings tied (paper Figure 3, left)",
+              "tying": "Embedding sharing (paper section 3.1; GDES from DeBERTaV3)",
+              "albert-sharing": "ALBERT cross-layer sharing at equal FLOPs (ALBERT Table 4)",
+              "albert-sentence": "ALBERT sentence loss: SOP, NSP, none (ALBERT Table 5)"}
+    arms_of = studies()
+    mlm = next(arm for arm in arms_of["comparison"] if arm.name == "mlm")
+    for study, title in titles.items():
+        if study not in studies_chosen:
+            continue
+        paper = PAPER.get(study, {})
+        arms = arms_of[study] + ([mlm] if study == "ablations" else [])
+        rows = []
+        for arm in arms:
+            run = runner.runs.get(arm.signature)
+            if arm.name not in results or run is None:
+                continue
+            encoder, total = parameter_counts(Path(run["run"]))
+            name = arm.name
+            if Path(run["run"]).name != arm.name:  # the same options as an arm of another study
+                name += f" (= {Path(run['run']).name})"
+            rows.append([name, f"{encoder / 1e6:.2f}M", f"{total / 1e6:.2f}M", f"{run['flops'] / 1e15:.3g}",
+                         *(_cell(results[arm.name][t]) for t in tasks),
+                         *([f"{paper[arm.name]:.1f}" if arm.name in paper else "-"] if paper else [])])
+        if study == "albert-sharing" and "albert-random-init" in results:
+            rows.append(["albert-random-init", "-", "-", "0", *(_cell(results["albert-random-init"][t]) for t in tasks),
+                         *(["-"] if paper else [])])
+        columns = ["arm", "encoder params", "pretraining params", "PFLOPs", *header, *(["paper"] if paper else [])]
+        lines += [f"#### {title}", "", markdown_table(columns, rows), ""]
+    if "minilm-continued" in results and "minilm" in results:
+        lines += ["#### Continued pretraining: MiniLM-L6 + ELECTRA on movie dialogs", ""]
+        rows = [[name, "-" if results["flops"].get(name) is None else f"{results['flops'][name] / 1e15:.3g}",
+                 *(_cell(results[name][t]) for t in tasks)] for name in ("minilm", "minilm-continued")]
+        lines += [markdown_table(["encoder", "continued PFLOPs", *header], rows), ""]
+        gaps = [f"{task} {100 * (statistics.median(results['minilm-continued'][task]) - statistics.median(results['minilm'][task])):+.1f}"
+                for task in tasks]
+        lines += [f"Continued minus direct, median, points: {', '.join(gaps)}.", ""]
+    return "\n".join(lines)
+
+
+SECTION_BEGIN = "<!-- benchmarks/replicate.py writes from here -->"
+SECTION_END = "<!-- benchmarks/replicate.py writes up to here -->"
+
+
+def write_results_section(report: dict, tables: str, path: Path = Path(__file__).resolve().parent / "RESULTS.md"):
+    """Replaces the section between the markers in RESULTS.md (appends it the first time)."""
+    machine = format_machine(report["machine"])
+    body = (f"{SECTION_BEGIN}\n`benchmarks/replicate.py --budget {report['budget']}`, {report['seeds']} seeds, "
+            f"tasks {', '.join(report['tasks'])}; test accuracy of each fine-tune.\n\n{machine}\n\n"
+            f"![ELECTRA vs masked LM at equal compute](results/replication.png)\n\n{tables}\n{SECTION_END}")
+    text = path.read_text() if path.exists() else ""
+    if SECTION_BEGIN in text and SECTION_END in text:
+        before, rest = text.split(SECTION_BEGIN, 1)
+        text = before + body + rest.split(SECTION_END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n## The papers' claims at our scale (`benchmarks/replicate.py`)\n\n" + body + "\n"
+    path.write_text(text)
+    print(f"wrote its section of {path}")
 
 
 def plot_comparison(report: dict, path: Path) -> None:

@@ -29,6 +29,7 @@ def test_pretraining_diagnosis_quick(tmp_path):
     assert 0 < report["vocabulary"]["rows_used"] < report["vocabulary"]["vocab_size"]
 
 
+@pytest.mark.slow
 def test_pretraining_pays_quick(tmp_path):
     out, plot = tmp_path / "pays.json", tmp_path / "pays.png"
     assert load("pretraining_pays").main(["--quick", "--tasks", "trec", "--json", str(out), "--plot", str(plot)]) == 0
@@ -52,12 +53,13 @@ def test_pretraining_pays_quick(tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_replicate_quick(tmp_path, capsys):
     """The papers' comparison at toy size: ELECTRA vs MLM at equal FLOPs, 2 budgets each,
     fine-tuned on TREC through pretraining_pays' machinery (each objective of the other
     studies runs from the command line in test_pretrain_run.py)."""
     out, ledger = tmp_path / "replication.json", tmp_path / "ledger.json"
-    arguments = ["--quick", "--studies", "comparison", "--tasks", "trec", "--ledger", str(ledger)]
+    arguments = ["--quick", "--studies", "comparison", "--tasks", "trec", "--ledger", str(ledger), "--markdown"]
     assert load("replicate").main([*arguments, "--json", str(out)]) == 0
     results = json.loads(out.read_text())
     # Every fine-tune is in the ledger: a second run in a new (empty) run folder reads the
@@ -67,7 +69,12 @@ def test_replicate_quick(tmp_path, capsys):
         *(f"{name}/step-{step}" for name, points in json.loads(
             out.with_name("replication_report.json").read_text())["curves"].items() for step in
           [point["step"] for point in points]), "electra-random-init"))
-    capsys.readouterr()
+    printed = capsys.readouterr().out
+    # The study's markdown table: both objectives at both budgets, then the random-init floor.
+    table = printed.split("#### Equal compute", 1)[1]
+    assert [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ") and
+            not line.startswith("| objective")] == ["electra", "electra", "mlm", "mlm", "electra-random-init"]
+    assert "ELECTRA minus MLM at the largest budget, median, points: trec " in table
     again = tmp_path / "again.json"
     assert load("replicate").main([*arguments, "--json", str(again)]) == 0
     printed = capsys.readouterr().out
@@ -83,6 +90,26 @@ def test_replicate_quick(tmp_path, capsys):
     assert [len(report["curves"][name]) for name in ("electra", "mlm")] == [2, 2]
     assert report["curves"]["mlm"][-1]["step"] > report["curves"]["electra"][-1]["step"]
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_replicate_writes_its_results_section_in_place(tmp_path):
+    replicate = load("replicate")
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Results\n\n## Earlier\n\ntext\n")
+    report = {"budget": "small", "seeds": 3, "tasks": ["trec"], "machine": {
+        "cpu": "Test CPU", "logical_cpus": 2, "usable_cpus": 2, "memory_gib": 1.0, "tensorflow_gpus": [],
+        "torch_gpus": [], "versions": {"tensorflow": "2.21.0"}, "load_average_1m": 0.0,
+        "os": "Linux", "python": "3.11"}}
+    replicate.write_results_section(report, "first tables", path)
+    first = path.read_text()
+    assert first.startswith("# Results\n\n## Earlier\n\ntext\n\n## The papers' claims at our scale")
+    assert "first tables" in first and "Test CPU" in first
+    # Text after the section (a later section, notes) stays; the tables are replaced, not appended.
+    path.write_text(first + "\n## Later\n\nkept\n")
+    replicate.write_results_section(report, "second tables", path)
+    second = path.read_text()
+    assert "first tables" not in second and second.count("second tables") == 1
+    assert second.count("## The papers' claims at our scale") == 1 and second.endswith("## Later\n\nkept\n")
 
 
 def test_performance_summary_merges_each_scripts_ratios(tmp_path):

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from benchmark_scripts import load
 
 
@@ -25,6 +26,7 @@ def test_xla_random_ops_quick(tmp_path):
     assert all(row["median_step_s"] > 0 for row in rows)
 
 
+@pytest.mark.slow
 def test_albert_memory_quick(tmp_path):
     out = tmp_path / "albert.json"
     assert load("albert_memory").main(["--quick", "--models", "albert-base,albert-base-unshared",

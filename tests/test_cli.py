@@ -59,6 +59,7 @@ def test_console_script_is_installed():
     assert "albert-xxlarge" in result.stdout
 
 
+@pytest.mark.slow
 def test_finetune_evaluate_predict_on_user_files(tmp_path, capsys):
     import csv
     import json

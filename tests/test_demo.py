@@ -11,11 +11,13 @@ import keras
 
 import electra_keras  # noqa: F401  (registers the task models for loading)
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = ["a gripping film", "two hours I will never get back", "a tedious, joyless mess"]
 
 
+@pytest.mark.slow
 def test_demo_runs_every_step_and_serve_answers_from_its_exports(tmp_path):
     runs, exports = tmp_path / "runs", tmp_path / "saved_models"
     # DEMO_PRESET=tiny instead of MiniLM-L6, 2 steps, 64 sentences: every step of the demo, small.

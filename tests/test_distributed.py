@@ -113,6 +113,7 @@ def assert_same_run(run: Path, reference: Path):
             assert ours[key] == pytest.approx(theirs[key], rel=1e-5, abs=1e-6), (ours["step"], key)
 
 
+@pytest.mark.slow
 def test_pretrain_under_mirrored_equals_one_device(pretraining_runs):
     """4 steps of pretrain() on 2 replicas against one device, same global batch:
     dropout 0.1, generator samples at temperature 1, AdamW with global-norm
@@ -126,6 +127,7 @@ def test_pretrain_under_mirrored_equals_one_device(pretraining_runs):
     assert_same_run(mirrored, one_device)
 
 
+@pytest.mark.slow
 def test_pretrain_under_two_workers_equals_one_device(pretraining_runs, tmp_path):
     """pretrain() under MultiWorkerMirroredStrategy with 2 workers on loopback
     (the chief keeps out/checkpoints and metrics.jsonl, the other worker's

@@ -161,6 +161,7 @@ def test_models_config_keeps_what_the_user_wrote(tmp_path, models):
 # --- TF Serving's contract ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_fresh_process_with_only_tensorflow_serves_like_keras(tmp_path, models, exported):
     classifier, pair, tagger, discriminator = (models[k] for k in ("classifier", "pair", "tagger", "discriminator"))
     ids = token_inputs(classifier.tokenizer, TEXTS, 11)  # a length other than the export's
@@ -238,6 +239,7 @@ def test_fresh_process_with_only_tensorflow_serves_like_keras(tmp_path, models, 
     assert max_diff(served["qa_ids/answerable_logits"], outputs["answerable_logits"]) <= TOLERANCE
 
 
+@pytest.mark.slow
 def test_raw_text_requests_pad_to_their_bucket_not_the_full_length(tmp_path, models, vocabulary):
     """A batch of short texts runs at its longest sequence rounded up to the bucket, with the
     full-length outputs at every real position; None keeps the full length."""
@@ -381,6 +383,7 @@ def tflite_models(models, tmp_path_factory):
 QUANTIZED_ERROR = {"dynamic": 0.02, "int16x8": 0.05, "int8": 0.1}
 
 
+@pytest.mark.slow
 def test_tflite_uses_builtins_only_and_matches_keras(models, tflite_models):
     classifier = models["classifier"]
     logits = classifier.predict(TEXTS, verbose=0)

@@ -112,6 +112,7 @@ def test_classifier_input_errors_name_the_problem(vocabulary):
         TextClassifier(ModelConfig.from_preset("tiny"), vocabulary, num_classes=2)
 
 
+@pytest.mark.slow
 @pytest.mark.threshold
 def test_token_classifier_aligns_first_pieces_and_fits_real_ner(tmp_path, vocabulary, capsys, record_property):
     ner = tasks.ner().train

@@ -70,6 +70,7 @@ def mediapipe_scores(path: Path, texts) -> tuple[list[str], np.ndarray]:
     return labels, scores
 
 
+@pytest.mark.slow
 def test_mediapipe_text_classifier_gives_the_keras_labels_and_probabilities(classifier, exported):
     expected = classifier.predict_labels(TEXTS)
     assert len(set(expected)) >= 2, expected  # a model that says one thing would prove nothing

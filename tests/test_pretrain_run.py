@@ -88,6 +88,7 @@ def logged_steps(out):
     return [record["step"] for record in logged(out) if not record.get("evaluation")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["float32", "mixed_float16"])
 def test_killed_run_resumes_exactly_as_an_uninterrupted_run(precision, tmp_path, data_dir):
     """Killed with SIGKILL 2 steps after its first checkpoint, resumed with the
@@ -156,6 +157,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, data
             assert np.all(np.isfinite(value)), name
 
 
+@pytest.mark.slow
 def test_final_models_load_in_keras_and_transformers(tmp_path, data_dir):
     import transformers
 
@@ -234,6 +236,7 @@ def test_mixed_float16_counts_batches_not_applied_updates(tmp_path, data_dir):
     assert tf.train.latest_checkpoint(str(tmp_path / "fp16" / "checkpoints")).endswith("ckpt-6")
 
 
+@pytest.mark.slow
 @pytest.mark.threshold
 def test_albert_encoder_electra_pretrains_then_fine_tunes_on_sentiment(tmp_path, small_corpus, record_property):
     """ELECTRA whose generator and discriminator use ALBERT's sharing and

@@ -424,6 +424,7 @@ def test_electra_head_is_the_official_qa_math(vocabulary):
     np.testing.assert_allclose(trained["end_logits"].numpy()[allowed], conditioned["end_logits"][allowed], atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.threshold
 def test_electra_head_fits_squad_v2_and_round_trips(tmp_path, vocabulary, record_property):
     path = tmp_path / "train-v2.0.json"

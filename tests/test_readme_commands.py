@@ -107,6 +107,7 @@ def _saved_updates(run_dir):
     return int(keras.saving.load_model(run_dir / "model.keras").optimizer.iterations.numpy())
 
 
+@pytest.mark.slow
 def test_shipped_tasks_fine_tune_from_a_run_folder_on_max_train_examples(tmp_path, pretrained_run, capsys):
     """`finetune --task sentiment|question-type|ner --init RUN --max-train-examples 24
     --max-eval-examples 48`: 24 examples trained on (3 updates of 8), the run's weights as the
@@ -195,6 +196,7 @@ def _position_rows(encoder):
     return keras.ops.convert_to_numpy(encoder.embeddings.position_embeddings.position_embeddings)
 
 
+@pytest.mark.slow
 def test_finetune_inits_from_transformers_and_tf1_on_user_task_files(tmp_path, pretraining_checkpoint,  # noqa: F811
                                                                      pretrained_run, capsys):
     """Regression (CSV) from a transformers folder, tagging (CoNLL) from an official TF1
@@ -302,6 +304,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_pretrain_strategy_mirrored_runs_two_replicas(tmp_path, pretrained_run):
     data, _ = pretrained_run
     out = tmp_path / "mirrored"

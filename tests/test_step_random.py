@@ -88,6 +88,7 @@ def pretrainer(seed):
     return model
 
 
+@pytest.mark.slow
 def test_a_resumed_run_trains_exactly_as_an_uninterrupted_one():
     """Dropout masks and generator samples depend on the step alone: a fresh
     model given the weights and optimizer state after step 2 reaches the
