@@ -123,6 +123,8 @@ def test_killed_run_resumes_exactly_as_an_uninterrupted_run(precision, tmp_path,
         for a, b in zip(resumed, reference):
             np.testing.assert_array_equal(a, b)
 
+    if precision != "float32":
+        return  # a fresh process costs ~15 s; what follows does not depend on the precision
     # Re-running a finished run trains nothing more.
     third = electra_keras(*command(out, data_dir, steps, every, *extra), timeout=300)
     assert third.returncode == 0 and f"already finished its {steps} steps" in third.stdout

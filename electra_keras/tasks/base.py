@@ -348,25 +348,42 @@ class TaskModel(keras.Model):
         return dataset.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
     def _prepared(self, x, y, batch_size, shuffle=False):
-        """(x, y, batch_size, shuffle) for Keras: raw inputs become a dataset."""
+        """(x, y, batch_size, shuffle, steps) for Keras: raw inputs become a dataset.
+
+        Raw Python/NumPy inputs become a repeated dataset read for `steps`
+        batches per epoch: Keras would otherwise open a new iterator of the
+        dataset before and after every epoch (and every `predict`), and each
+        instantiates the tokenizer's graph again (0.1-0.5 s). `steps` is None
+        for everything else.
+        """
         if x is None or self.is_tokenized(x) or _is_keras_data(x):
-            return x, y, batch_size, shuffle
+            return x, y, batch_size, shuffle, None
         # Shuffled here, every epoch; Keras would ignore `shuffle` for a dataset.
-        return self.as_dataset(x, y, batch_size=batch_size, shuffle=shuffle), None, None, False
+        dataset = self.as_dataset(x, y, batch_size=batch_size, shuffle=shuffle)
+        steps = int(dataset.cardinality())
+        if isinstance(x, tf.data.Dataset) or steps <= 0:
+            return dataset, None, None, False, None
+        return dataset.repeat(), None, None, False, steps
 
     def _prepared_validation(self, validation_data):
+        """(validation data for Keras, its steps or None), as `_prepared`."""
         if validation_data is None:
-            return None
+            return None, None
         if isinstance(validation_data, tf.data.Dataset):
-            return validation_data if self.is_tokenized(validation_data) else self.as_dataset(validation_data)
+            if self.is_tokenized(validation_data):
+                return validation_data, None
+            return self.as_dataset(validation_data), None
         x, y = validation_data[0], validation_data[1] if len(validation_data) > 1 else None
         if self.is_tokenized(x):
-            return validation_data
-        return self.as_dataset(x, y)
+            return validation_data, None
+        dataset, _, _, _, steps = self._prepared(x, y, None)
+        return dataset, steps
 
     def fit(self, x=None, y=None, batch_size=None, validation_data=None, shuffle=True, **kwargs):
         """Keras `fit`, also on raw inputs (see `as_dataset`)."""
-        x, y, batch_size, shuffle = self._prepared(x, y, batch_size, shuffle=shuffle)
+        x, y, batch_size, shuffle, steps = self._prepared(x, y, batch_size, shuffle=shuffle)
+        if steps is not None and kwargs.get("steps_per_epoch") is None:
+            kwargs["steps_per_epoch"] = steps
         if self._distribute_strategy is None and self.built and self.optimizer is not None \
                 and not self.optimizer.built:
             # Keras would create the optimizer's variables while tracing the
@@ -374,19 +391,25 @@ class TaskModel(keras.Model):
             # model): eagerly they take a fraction of that. (Under a strategy
             # Keras builds them before the trace itself.)
             self.optimizer.build(self.trainable_variables)
+        validation_data, validation_steps = self._prepared_validation(validation_data)
+        if validation_steps is not None and kwargs.get("validation_steps") is None:
+            kwargs["validation_steps"] = validation_steps
         return super().fit(
-            x, y, batch_size=batch_size, validation_data=self._prepared_validation(validation_data),
-            shuffle=shuffle, **kwargs,
+            x, y, batch_size=batch_size, validation_data=validation_data, shuffle=shuffle, **kwargs,
         )
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         """Keras `evaluate`, also on raw inputs."""
-        x, y, batch_size, _ = self._prepared(x, y, batch_size)
+        x, y, batch_size, _, steps = self._prepared(x, y, batch_size)
+        if steps is not None and kwargs.get("steps") is None:
+            kwargs["steps"] = steps
         return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
     def predict(self, x, batch_size=None, **kwargs):
         """Keras `predict` (the raw outputs, e.g. logits), also on raw inputs."""
-        x, _, batch_size, _ = self._prepared(x, None, batch_size)
+        x, _, batch_size, _, steps = self._prepared(x, None, batch_size)
+        if steps is not None and kwargs.get("steps") is None:
+            kwargs["steps"] = steps
         return super().predict(x, batch_size=batch_size, **kwargs)
 
 

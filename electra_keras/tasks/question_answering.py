@@ -773,7 +773,7 @@ class SpanQuestionAnswerer(TaskModel):
 
     def _prepared_validation(self, validation_data):
         if _qa_examples(validation_data, "validation_data") is not None:
-            return self.as_dataset(validation_data)
+            return self.as_dataset(validation_data), None
         return super()._prepared_validation(validation_data)
 
     def fit(self, x=None, y=None, batch_size=None, validation_data=None, shuffle=True, **kwargs):

@@ -175,8 +175,11 @@ class TokenClassifier(TaskModel):
         if not sentences:
             return []
         words = self.raw_inputs(sentences)
-        logits = self.predict(tf.data.Dataset.from_tensor_slices(words).batch(batch_size or 32)
-                              .map(lambda w: self.preprocess(w)[0]), verbose=0)
+        batch_size = batch_size or 32
+        # Repeated and read for its number of batches: Keras opens one iterator, not two.
+        logits = self.predict(tf.data.Dataset.from_tensor_slices(words).batch(batch_size)
+                              .map(lambda w: self.preprocess(w)[0]).repeat(),
+                              steps=-(-len(sentences) // batch_size), verbose=0)
         _, word_index, first_piece = self.word_pieces(words)
         predicted = np.argmax(logits, axis=-1)
         word_index, first_piece = word_index.numpy(), first_piece.numpy()
