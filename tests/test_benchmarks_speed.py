@@ -45,6 +45,39 @@ def test_input_pipeline_quick(tmp_path):
     assert len(results["examples_per_second_runs"]) == 2
 
 
+def test_fit_overhead_quick(tmp_path):
+    out = tmp_path / "overhead.json"
+    script = load("fit_overhead")
+    assert script.main(["--quick", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report["one_off_s"]) == {"trace the tokenizer, single texts", "trace the tokenizer, pairs",
+                                        "open an iterator of a raw-text dataset"}
+    assert all(value > 0 for value in report["one_off_s"].values())
+    ours, plain = report["fits"]
+    assert (ours["variant"], plain["variant"]) == script.VARIANTS
+    # 16 texts, batch 8, 2 epochs: the same 4 steps; one repeated dataset against
+    # Keras' new iterator before and after every epoch.
+    assert ours["steps"] == plain["steps"] == 4
+    assert ours["iterators_opened"] == 1 and plain["iterators_opened"] == 2 * 2
+    for fit in (ours, plain):
+        assert 0 < fit["first_step_s"] <= fit["total_s"] and fit["median_step_s"] > 0
+
+
+def test_every_benchmark_script_has_a_quick_test():
+    """A script that no test runs in --quick mode can break unnoticed."""
+    import re
+    from pathlib import Path
+
+    from benchmark_scripts import BENCHMARKS
+
+    scripts = {path.stem for path in BENCHMARKS.glob("*.py") if "def main(" in path.read_text()}
+    assert {"pretraining_throughput", "serving_latency", "fit_overhead"} <= scripts
+    tests = "".join(path.read_text() for path in Path(__file__).parent.glob("test_benchmarks*.py"))
+    for name in sorted(scripts):
+        assert '"--quick"' in (BENCHMARKS / f"{name}.py").read_text(), f"benchmarks/{name}.py has no --quick"
+        assert re.search(rf'load\("{name}"\)', tests), f"no test_benchmarks*.py loads benchmarks/{name}.py"
+
+
 def test_official_optimizer_quick(tmp_path):
     out = tmp_path / "optimizer.json"
     assert load("official_optimizer").main(["--quick", "--json", str(out)]) == 0
