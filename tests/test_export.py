@@ -358,6 +358,33 @@ def test_bad_inputs_never_crash_the_reloaded_saved_model(exported, models):
     assert set(tagged["tags"].numpy()[2][LENGTH:].tolist()) == {b"O"}  # beyond the length: "O"
 
 
+def test_bounded_attention_masking_keeps_keras_attention_within_the_scores_range():
+    """What the calibrated TFLite exports trace: the same attention output as
+    Keras' -1e9 masking, and no such constant in the graph."""
+    from electra_keras.layers.transformer import AttentionSublayer, bounded_attention_masking
+
+    def lowest_constant(graph):
+        values = [tf.make_ndarray(op.get_attr("value")) for op in graph.get_operations() if op.type == "Const"]
+        return min(float(v.min()) for v in values if v.dtype.kind == "f" and v.size)
+
+    x = tf.random.stateless_normal([2, 6, 16], seed=[1, 2]) * 3
+    mask = tf.sequence_mask([6, 2], 6)[:, None, :] & tf.ones([2, 6, 1], tf.bool)
+    # Keras takes another path without attention dropout (ops.dot_product_attention).
+    for attention_dropout in (0.1, 0.0):
+        layer = AttentionSublayer(hidden_size=16, num_heads=2, dropout_rate=0.0,
+                                  attention_dropout_rate=attention_dropout)
+        keras_masked = layer(x, mask).numpy()
+        keras_graph = tf.function(lambda x, mask: layer(x, mask)).get_concrete_function(x, mask).graph
+        with bounded_attention_masking():
+            bounded_graph = tf.function(lambda x, mask: layer(x, mask)).get_concrete_function(x, mask).graph
+            bounded = layer(x, mask).numpy()
+        np.testing.assert_allclose(bounded, keras_masked, atol=1e-6)
+        # Padding matters: without the mask the second sequence's output differs.
+        assert np.max(np.abs(layer(x, tf.ones_like(mask)).numpy()[1] - keras_masked[1])) > 1e-4
+        assert lowest_constant(keras_graph) <= -1e9, attention_dropout  # Keras' masking
+        assert lowest_constant(bounded_graph) > -1e3, attention_dropout
+
+
 # --- TFLite --------------------------------------------------------------------------
 
 
@@ -403,8 +430,16 @@ def test_tflite_uses_builtins_only_and_matches_keras(models, tflite_models):
         else:
             assert error <= QUANTIZED_ERROR[quantize] * np.ptp(logits), (quantize, error, np.ptp(logits))
         sizes[quantize] = path.stat().st_size
-        dtypes = {detail["dtype"] for detail in model.interpreter.get_tensor_details()}
+        details = model.interpreter.get_tensor_details()
+        dtypes = {detail["dtype"] for detail in details}
         assert (np.int16 in dtypes) == (quantize == "int16x8"), quantize  # int16 activations
+        if quantize in ("int8", "int16x8"):
+            # Calibrated ranges stay those of real activations: Keras' -1e9 for masked
+            # attention scores would give one a range of 1e9 (bounded_attention_masking).
+            widest = max(float(np.max(detail["quantization_parameters"]["scales"], initial=0))
+                         * np.iinfo(detail["dtype"]).max for detail in details
+                         if detail["dtype"] in (np.int8, np.int16))
+            assert 0 < widest < 1e3, (quantize, widest)
         info = json.loads((path.parent / "model.json").read_text())
         assert info["quantize"] == quantize and info["labels"] == NAMES and info["sequence_length"] == LENGTH
     assert LiteRTModel(tflite_models["none"]).predict(TEXTS)["label"] == classifier.predict_labels(TEXTS)

@@ -54,6 +54,7 @@ which a run converting many models should use.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -114,6 +115,7 @@ def export_tflite(
         export_tflite(clf, "saved_models/sentiment-mediapipe/model.tflite", mediapipe=True)
     """
     from electra_keras.export.saved_model import servable_for
+    from electra_keras.layers.transformer import bounded_attention_masking
 
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize={quantize!r}: expected one of {QUANTIZATIONS}")
@@ -139,12 +141,15 @@ def export_tflite(
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
         saved_model = Path(work) / "for_tflite"
-        if raw_text:
-            _write_raw_text_model(servable, saved_model)
-        elif mediapipe:
-            _write_probabilities_model(servable, saved_model)
-        else:
-            servable.write_fixed_length(saved_model)
+        # Calibrated activations need every score within a real range (see
+        # bounded_attention_masking); float graphs keep Keras' masking.
+        with bounded_attention_masking() if quantize in CALIBRATED else contextlib.nullcontext():
+            if raw_text:
+                _write_raw_text_model(servable, saved_model)
+            elif mediapipe:
+                _write_probabilities_model(servable, saved_model)
+            else:
+                servable.write_fixed_length(saved_model)
         data = None
         if representative is not None:
             data = Path(work) / "representative.npz"
