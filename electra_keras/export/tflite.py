@@ -28,12 +28,17 @@ Quantization (`quantize=`):
 * "int8": weights and activations int8, calibrated on a representative
   dataset (raw texts of the task, `representative_texts`); ops without an
   int8 kernel stay float. The inputs (token ids) and outputs stay as they are.
-  Measured on a fine-tuned sentiment model it lost 12 points of accuracy
-  and ran slower than "dynamic" (benchmarks/RESULTS.md): prefer "dynamic".
 * "int16x8": int8 weights and int16 activations, calibrated like "int8"
   (LayerNorm's squared difference stays float: LiteRT has no int16 kernel
-  for it). Int16 keeps the activation ranges of layer norm and attention
-  that int8 cannot; see benchmarks/RESULTS.md for its accuracy and speed.
+  for it). LiteRT runs it in reference kernels: accurate, not fast.
+
+The calibrated variants trace attention with `bounded_attention_masking`
+(layers/transformer.py): Keras masks padded keys with -1e9, which would give
+a calibrated activation a range of 1e9 and round every real score alike. On
+the demo's fine-tuned MiniLM sentiment model (benchmarks/RESULTS.md,
+export_quality) that took full int8 from -18.7 to -6.4 points of accuracy
+and int16x8 from -28.0 to -1.1; "dynamic" loses 0.1. Prefer "dynamic", or
+"int16x8" where the app needs integer activations.
 
 `mediapipe=True` (single-text classifiers with a lowercasing WordPiece
 vocabulary) writes MediaPipe's model metadata into the file: the vocabulary

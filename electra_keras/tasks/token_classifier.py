@@ -116,34 +116,36 @@ class TokenClassifier(TaskModel):
         pieces = tokenizer.tokenize(words.flat_values)  # [words, (pieces)]
         per_word = pieces.row_lengths()
         word_ids = tf.ragged.range(words.row_lengths())  # [batch, (words)]
-        flat_word_index = tf.repeat(word_ids.flat_values, per_word)
+        flat_word_index = tf.repeat(tf.cast(word_ids.flat_values, tf.int32), per_word)
         first = tf.cast(tf.equal(tf.ragged.range(per_word).flat_values, 0), tf.int32)
-        sentence_pieces = tf.RaggedTensor.from_row_lengths(
-            pieces.flat_values,
-            tf.math.unsorted_segment_sum(per_word, words.value_rowids(), words.nrows()),
-        )
-        row_lengths = sentence_pieces.row_lengths()
-        index = tf.RaggedTensor.from_row_lengths(flat_word_index, row_lengths)
-        first = tf.RaggedTensor.from_row_lengths(first, row_lengths)
-        keep = length - 2
-        batch = sentence_pieces.nrows()
+        # Pieces per sentence, and where each sentence's pieces start in the flat values.
+        row_lengths = tf.math.unsorted_segment_sum(per_word, words.value_rowids(), words.nrows())
+        row_starts = tf.cumsum(row_lengths, exclusive=True)
+        # Dense position arithmetic rather than ragged slicing and concat (the
+        # tokenizer's packing does the same): position 0 holds `start`, 1..kept
+        # the sentence's first `kept` values, kept + 1 `end`, the rest `fill`.
+        positions = tf.range(length, dtype=row_lengths.dtype)[tf.newaxis, :]
+        kept = tf.minimum(row_lengths, length - 2)[:, tf.newaxis]
+        inside = (positions >= 1) & (positions <= kept)
+        total = tf.reduce_sum(per_word)
+        # Outside a sentence's values the index points at an appended fill slot.
+        source = tf.where(inside, row_starts[:, tf.newaxis] + positions - 1, total)
 
-        def pack(values, start, end, fill, dtype):
-            values = tf.cast(values[:, :keep], dtype)
-            column = lambda value: tf.fill([batch, 1], tf.constant(value, dtype))  # noqa: E731
-            packed = tf.concat([column(start), values, column(end)], axis=1)
-            return packed.to_tensor(default_value=fill, shape=[None, length])
+        def pack(flat_values, start, end, fill):
+            values = tf.gather(tf.concat([tf.cast(flat_values, tf.int32), [fill]], axis=0), source)
+            values = tf.where(positions == 0, start, values)
+            return tf.where(positions == kept + 1, end, values)
 
         cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
-        token_ids = pack(sentence_pieces, cls, sep, tokenizer.pad_token_id, tf.int32)
-        padding_mask = pack(tf.ones_like(sentence_pieces), 1, 1, 0, tf.int32)
+        token_ids = pack(pieces.flat_values, cls, sep, tokenizer.pad_token_id)
+        padding_mask = pack(tf.ones_like(pieces.flat_values, tf.int32), 1, 1, 0)
         features = {
             "token_ids": token_ids,
             "segment_ids": tf.zeros_like(token_ids),
             "padding_mask": padding_mask,
         }
-        word_index = pack(index, -1, -1, -1, tf.int32)
-        first_piece = pack(first, 0, 0, 0, tf.int32)
+        word_index = pack(flat_word_index, -1, -1, -1)
+        first_piece = pack(first, 0, 0, 0)
         return features, word_index, first_piece
 
     def preprocess(self, inputs, labels=None):
