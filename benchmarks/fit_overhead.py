@@ -123,7 +123,7 @@ def one_fit(variant: str, args, vocabulary, texts, labels) -> dict:
     step = statistics.median(steps) if steps else clock.ends[0]
     return {"variant": variant, "first_step_s": clock.ends[0], "total_s": total, "steps": len(clock.ends),
             "median_step_s": step, "outside_steps_s": total - step * len(clock.ends),
-            "iterators_opened": iterators.count}
+            "iterators_opened": iterators.count, "step_ends_s": clock.ends}
 
 
 def trace_seconds(function, signature, repeats: int) -> float:
