@@ -8,12 +8,17 @@ sentiment data (raw text in, as users call `fit`):
   export and raw-text prediction pays once;
 - opening one iterator of a raw-text dataset: tf.data instantiates the
   tokenizer's graph for every new iterator;
-- a whole `fit` two ways, on fresh models with the same weights: our
+- a whole `fit` three ways, on fresh models with the same weights: our
   `TaskModel.fit` on Python lists (optimizer built before the trace, one
-  repeated dataset for all epochs) against plain Keras `Model.fit` on the
-  same model and the same dataset (optimizer variables created inside the
-  trace, two new iterators per epoch). Both run the same train steps, so
-  the difference is overhead alone.
+  repeated dataset for all epochs, tf.data's autotuning thread off); the
+  same with that thread on, as tf.data has it by default; and plain Keras
+  `Model.fit` on the same model and dataset with tf.data's defaults
+  (optimizer variables created inside the trace, two new iterators per
+  epoch). All run the same train steps, so the differences are overhead
+  alone. "returns after the last step" is the time `fit` takes to return
+  once its last step ended: deleting an iterator waits for the autotuning
+  thread, which can sleep out its re-tuning interval (up to a minute;
+  electra_keras/data/pipeline.py).
 
     .venv/bin/python benchmarks/fit_overhead.py --markdown
     .venv/bin/python benchmarks/fit_overhead.py --preset electra-base --examples 256
@@ -44,7 +49,8 @@ from electra_keras.data import packages, tasks  # noqa: E402
 from electra_keras.tasks.classifier import TextClassifier  # noqa: E402
 from electra_keras.training.optimizers import finetune_adamw  # noqa: E402
 
-VARIANTS = ("electra_keras fit on lists", "Keras Model.fit on the dataset")
+VARIANTS = ("electra_keras fit on lists", "electra_keras fit on lists, autotune thread on",
+            "Keras Model.fit on the dataset, tf.data defaults")
 
 
 def parse_args(argv):
@@ -106,6 +112,13 @@ def new_classifier(args, vocabulary):
     return model
 
 
+def with_autotune_thread(dataset):
+    """`dataset` with tf.data's autotuning model on, as tf.data has it by default."""
+    options = tf.data.Options()
+    options.autotune.enabled = True
+    return dataset.with_options(options)
+
+
 def one_fit(variant: str, args, vocabulary, texts, labels) -> dict:
     model = new_classifier(args, vocabulary)
     start = time.perf_counter()
@@ -114,16 +127,25 @@ def one_fit(variant: str, args, vocabulary, texts, labels) -> dict:
         if variant == VARIANTS[0]:
             model.fit(texts, labels, batch_size=args.batch_size, epochs=args.epochs, verbose=0,
                       callbacks=[clock])
+        elif variant == VARIANTS[1]:
+            dataset = with_autotune_thread(model.as_dataset(texts, labels, batch_size=args.batch_size,
+                                                            shuffle=True))
+            model.fit(dataset.repeat(), steps_per_epoch=-(-len(texts) // args.batch_size),
+                      epochs=args.epochs, verbose=0, callbacks=[clock])
+            del dataset
         else:
-            dataset = model.as_dataset(texts, labels, batch_size=args.batch_size, shuffle=True)
+            dataset = with_autotune_thread(model.as_dataset(texts, labels, batch_size=args.batch_size,
+                                                            shuffle=True))
             keras.Model.fit(model, dataset, epochs=args.epochs, shuffle=False, verbose=0, callbacks=[clock])
+            del dataset
     total = time.perf_counter() - start
     steps = [b - a for a, b in zip(clock.ends, clock.ends[1:])]
     # The step itself: the median gap between batch ends (the epoch boundaries and the first step are outliers).
     step = statistics.median(steps) if steps else clock.ends[0]
     return {"variant": variant, "first_step_s": clock.ends[0], "total_s": total, "steps": len(clock.ends),
             "median_step_s": step, "outside_steps_s": total - step * len(clock.ends),
-            "iterators_opened": iterators.count, "step_ends_s": clock.ends}
+            "iterators_opened": iterators.count, "step_ends_s": clock.ends,
+            "after_last_step_s": total - clock.ends[-1]}
 
 
 def trace_seconds(function, signature, repeats: int) -> float:
@@ -171,20 +193,20 @@ def main(argv=None) -> int:
     rows, measured = [], []
     for variant, runs in fits.items():
         summary = {"variant": variant, "runs": runs}
-        for key in ("first_step_s", "total_s", "median_step_s", "outside_steps_s"):
+        for key in ("first_step_s", "total_s", "median_step_s", "outside_steps_s", "after_last_step_s"):
             summary[key] = statistics.median(run[key] for run in runs)
         summary["iterators_opened"] = runs[0]["iterators_opened"]
         summary["steps"] = runs[0]["steps"]
         measured.append(summary)
         rows.append([variant, f"{summary['first_step_s']:.2f}", f"{summary['total_s']:.2f}",
                      f"{1000 * summary['median_step_s']:.0f}", f"{summary['outside_steps_s']:.2f}",
-                     summary["iterators_opened"]])
-    ours, plain = measured
+                     ", ".join(f"{run['after_last_step_s']:.1f}" for run in runs), summary["iterators_opened"]])
+    ours, _, plain = measured
     print_tables(
         f"fit: {args.preset}, {args.examples} sentiment texts, batch {args.batch_size}, length "
         f"{args.sequence_length}, {args.epochs} epochs ({ours['steps']} steps); median of {args.repeats}:",
         ["variant", "first step ends (s)", "fit (s)", "median step (ms)", "outside the steps (s)",
-         "iterators opened"], rows, args.markdown)
+         "returns after the last step (s, each run)", "iterators opened"], rows, args.markdown)
     saved = plain["total_s"] - ours["total_s"]
     print(f"\nours saves {saved:.2f} s of {plain['total_s']:.2f} s "
           f"({saved / args.epochs:.2f} s per epoch with the first step's trace spread in)")

@@ -2,7 +2,7 @@
 before TensorFlow starts). Prints one JSON line of results.
 
     python distributed_worker.py replicas OUT.json   (ALBERT's MLM + SOP step, one device vs mirrored)
-    python distributed_worker.py pretrain OUT DATA   (pretrain() on one device, then mirrored on 2 CPUs)
+    python distributed_worker.py pretrain OUT DATA   (pretrain() on one device, then the CLI mirrored on 2 CPUs)
     python distributed_worker.py pretrain-worker OUT DATA   (pretrain() under multi_worker; "PORT n", TF_CONFIG)
 """
 
@@ -118,8 +118,27 @@ elif mode in ("pretrain", "pretrain-worker"):
 
     if mode == "pretrain":
         single = pretraining_run(f"{out}/one-device", "one_device")
-        double = pretraining_run(f"{out}/mirrored", "mirrored")
-        result = {"steps": [single["steps"], double["steps"]]}
+        # The mirrored leg as the README runs it, `electra-keras pretrain --strategy mirrored`,
+        # with the options above (and the final models exported).
+        import electra_keras.training.pretrain as runner
+        from electra_keras.cli import main
+
+        replicas, chosen = [], runner.make_strategy
+
+        def counting_strategy(*args, **kwargs):
+            strategy = chosen(*args, **kwargs)
+            replicas.append((type(strategy).__name__, strategy.num_replicas_in_sync))
+            return strategy
+
+        runner.make_strategy = counting_strategy
+        assert main(["pretrain", "--out", f"{out}/mirrored", "--data", sys.argv[3], "--preset", "tiny",
+                     "--config", "max_position_embeddings=64", "--sequence-length", "64", "--batch-size", "8",
+                     "--steps", str(PRETRAIN_STEPS), "--checkpoint-every", str(PRETRAIN_STEPS // 2),
+                     "--log-every", "1", "--strategy", "mirrored", "--learning-rate", "1e-3",
+                     "--warmup-steps", "1"]) == 0
+        with open(f"{out}/mirrored/metrics.jsonl") as file:
+            mirrored_steps = [json.loads(line)["step"] for line in file][-1]
+        result = {"steps": [single["steps"], mirrored_steps], "strategies": replicas}
     else:
         reservation = socket.socket()
         reservation.bind(("127.0.0.1", 0))

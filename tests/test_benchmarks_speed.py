@@ -53,14 +53,18 @@ def test_fit_overhead_quick(tmp_path):
     assert set(report["one_off_s"]) == {"trace the tokenizer, single texts", "trace the tokenizer, pairs",
                                         "open an iterator of a raw-text dataset"}
     assert all(value > 0 for value in report["one_off_s"].values())
-    ours, plain = report["fits"]
-    assert (ours["variant"], plain["variant"]) == script.VARIANTS
+    ours, threaded, plain = report["fits"]
+    assert (ours["variant"], threaded["variant"], plain["variant"]) == script.VARIANTS
     # 16 texts, batch 8, 2 epochs: the same 4 steps; one repeated dataset against
     # Keras' new iterator before and after every epoch.
-    assert ours["steps"] == plain["steps"] == 4
-    assert ours["iterators_opened"] == 1 and plain["iterators_opened"] == 2 * 2
-    for fit in (ours, plain):
+    assert ours["steps"] == threaded["steps"] == plain["steps"] == 4
+    assert ours["iterators_opened"] == threaded["iterators_opened"] == 1 and plain["iterators_opened"] == 2 * 2
+    for fit in (ours, threaded, plain):
         assert 0 < fit["first_step_s"] <= fit["total_s"] and fit["median_step_s"] > 0
+        run, = fit["runs"]
+        assert len(run["step_ends_s"]) == 4
+        assert run["after_last_step_s"] == pytest.approx(run["total_s"] - run["step_ends_s"][-1])
+        assert run["after_last_step_s"] >= 0
 
 
 def test_every_benchmark_script_has_a_quick_test():

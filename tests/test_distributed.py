@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -84,7 +85,7 @@ def pretraining_runs(tmp_path_factory):
                              sequence_length=64, workers=1, verbose=False)
     result = finish(run_pretrain(folder), timeout=400)
     assert result["steps"] == [4, 4]
-    return folder
+    return folder, result
 
 
 def run_pretrain(folder):
@@ -115,16 +116,23 @@ def assert_same_run(run: Path, reference: Path):
 
 @pytest.mark.slow
 def test_pretrain_under_mirrored_equals_one_device(pretraining_runs):
-    """4 steps of pretrain() on 2 replicas against one device, same global batch:
-    dropout 0.1, generator samples at temperature 1, AdamW with global-norm
-    clipping. Before the pretraining dataset yielded the same batches to every
-    iterator and the clip used the norm of the summed embedding rows, they
-    were 5e-4 apart after step 1."""
-    one_device, mirrored = pretraining_runs / "one-device", pretraining_runs / "mirrored"
+    """4 steps of `electra-keras pretrain --strategy mirrored` on 2 replicas against
+    pretrain() on one device, same global batch: dropout 0.1, generator samples at
+    temperature 1, AdamW with global-norm clipping. Before the pretraining dataset
+    yielded the same batches to every iterator and the clip used the norm of the
+    summed embedding rows, they were 5e-4 apart after step 1."""
+    folder, result = pretraining_runs
+    one_device, mirrored = folder / "one-device", folder / "mirrored"
+    assert result["strategies"] == [["MirroredStrategy", 2]]
+    assert json.loads((mirrored / "run.json").read_text())["strategy"] == "mirrored"
     moved = checkpoint(one_device, 4)
     before = checkpoint(one_device, 2)
     assert max(float(np.max(np.abs(moved[name] - before[name]))) for name in moved) > 1e-4  # it trained
     assert_same_run(mirrored, one_device)
+    last = [json.loads(line) for line in (mirrored / "metrics.jsonl").read_text().splitlines()][-1]
+    assert all(np.isfinite(last[name]) for name in ("loss", "rtd_auc", "mlm_accuracy", "flops"))
+    # The chief exported the final models.
+    assert keras.saving.load_model(mirrored / "discriminator.keras").config.hidden_size == 32
 
 
 @pytest.mark.slow
@@ -137,8 +145,9 @@ def test_pretrain_under_two_workers_equals_one_device(pretraining_runs, tmp_path
     it got, and holds it until the parent has sent the cluster made of the
     reported ports; it releases it right before its TensorFlow server binds it
     (TensorFlow's gRPC server cannot share a bound port)."""
+    folder, _ = pretraining_runs
     run = tmp_path / "two-workers"
-    processes = start_workers("pretrain-worker", [run, run], [str(pretraining_runs / "data")])
+    processes = start_workers("pretrain-worker", [run, run], [str(folder / "data")])
     try:
         results = [finish(process, timeout=400) for process in processes]
     finally:
@@ -146,4 +155,4 @@ def test_pretrain_under_two_workers_equals_one_device(pretraining_runs, tmp_path
             process.kill()
     assert [r["steps"] for r in results] == [4, 4] and [r["workers"] for r in results] == [2, 2]
     assert not list(run.glob(".worker-*"))
-    assert_same_run(run, pretraining_runs / "one-device")
+    assert_same_run(run, folder / "one-device")

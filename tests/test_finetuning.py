@@ -72,6 +72,35 @@ def test_raw_inputs_open_one_iterator_per_call_and_cover_every_example_each_epoc
     assert not np.array_equal(first, second)  # reshuffled
 
 
+def test_task_pipelines_run_without_the_autotune_thread(vocabulary, monkeypatch):
+    """Deleting an iterator whose tf.data autotuning thread is on can block for up to a
+    minute (a lost wake-up in TensorFlow 2.21: electra_keras/data/pipeline.py), so every
+    dataset we build turns that thread off; a user's explicit choice is kept."""
+    texts, labels = ["a good film", "a bad film", "fine"], [1, 0, 1]
+    clf = TextClassifier.from_preset("tiny", vocabulary, num_classes=2, config_overrides=SMALL,
+                                     sequence_length=16)
+    raw = tf.data.Dataset.from_tensor_slices((texts, labels)).batch(2)
+    assert raw.options().autotune.enabled is None  # tf.data's default: on
+    for dataset in (clf.as_dataset(texts, labels), clf._prepared(texts, labels, 2, shuffle=True)[0],
+                    clf.as_dataset(raw), clf._prepared_validation((texts, labels))[0]):
+        assert dataset.options().autotune.enabled is False
+    chosen = tf.data.Options()
+    chosen.autotune.enabled = True
+    assert clf.as_dataset(raw.with_options(chosen)).options().autotune.enabled is True
+    # The options change nothing in what is read.
+    batches = list(clf.as_dataset(raw))
+    assert [int(b[1].shape[0]) for b in batches] == [2, 1]
+    np.testing.assert_array_equal(np.concatenate([b[1].numpy() for b in batches]), labels)
+
+    tagger = TokenClassifier.from_preset("tiny", vocabulary, tag_names=["O", "B-X", "I-X"],
+                                         config_overrides=SMALL, sequence_length=16)
+    read = []
+    predict = TokenClassifier.predict
+    monkeypatch.setattr(TokenClassifier, "predict", lambda self, x, **kw: read.append(x) or predict(self, x, **kw))
+    assert [len(tags) for tags in tagger.predict_tags([["a", "b"], ["c"]])] == [2, 1]
+    assert read[0].options().autotune.enabled is False
+
+
 @pytest.mark.threshold
 def test_classifier_fits_real_sentiment_and_round_trips(tmp_path, vocabulary, sentiment, record_property):
     texts, labels = balanced(sentiment.train, 64)

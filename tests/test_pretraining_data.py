@@ -371,7 +371,9 @@ def _batches(dataset, count):
 
 def test_reader_yields_int32_model_inputs(prepared):
     out, _ = prepared
-    batch = _batches(pretraining_dataset(out, batch_size=8), 1)[0]
+    dataset = pretraining_dataset(out, batch_size=8)
+    assert dataset.options().autotune.enabled is False  # see electra_keras/data/pipeline.py
+    batch = _batches(dataset, 1)[0]
     assert sorted(batch) == ["padding_mask", "segment_ids", "token_ids"]
     for value in batch.values():
         assert value.dtype == np.int32 and value.shape == (8, LENGTH)

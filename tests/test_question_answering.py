@@ -201,6 +201,15 @@ def test_windows_match_hf_overflow_and_labels_decode_to_the_answers(qa, hf):
     # The crossing answer is partly in window 0 but labelled only in window 1, which holds it.
     assert len(crossing.split()) >= 2 and labelled_crossing == 1
 
+    # What fit reads: the windows, batched, without tf.data's autotuning thread
+    # (electra_keras/data/pipeline.py).
+    examples = [QAExample(f"q{i}", question, LONG_CONTEXT, [answer] if answer else [], answer is None)
+                for i, (question, answer) in enumerate(zip(questions, answers))]
+    dataset = qa.as_dataset(examples, batch_size=64)
+    assert dataset.options().autotune.enabled is False
+    (features, labels), = list(dataset)
+    np.testing.assert_array_equal(features["token_ids"].numpy(), windows.features["token_ids"])
+
 
 def test_decoding_picks_the_best_valid_span(qa):
     question = "What does the chef serve?"

@@ -1,19 +1,16 @@
 """The README's commands that no other test runs, each on a tiny model for a
 few steps, checked by what they write: `build-vocab` (WordPiece); `prepare-data`;
-`pretrain` with `--gradient-accumulation`, `--eval-corpus` and `--strategy
-mirrored`; `finetune --init` from a run folder, a transformers folder and an
+`pretrain` with `--gradient-accumulation` and `--eval-corpus`; `finetune --init` from a run folder, a transformers folder and an
 official TF1 checkpoint, and `--random-init`; the shipped tasks by name;
 tagging, regression and SQuAD files; `--max-train-examples` and
 `--max-eval-examples`; `evaluate --task --split` and on a SQuAD file;
 `predict` on question-context pairs. (The demo: tests/test_demo.py;
-`export --mediapipe`: tests/test_mediapipe.py.)"""
+`export --mediapipe`: tests/test_mediapipe.py; `pretrain --strategy mirrored`:
+tests/test_distributed.py, against one device.)"""
 
 import gzip
 import json
 import math
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -283,40 +280,3 @@ def test_finetune_inits_from_transformers_and_tf1_on_user_task_files(tmp_path, p
     assert printed["examples"] == 9
     for key in ("exact_match", "f1"):
         assert printed[key] == pytest.approx(scores["dev"][key], abs=1e-6)
-
-
-# `pretrain --strategy mirrored` on a CPU-only machine: the CPU split into 2 logical
-# devices before TensorFlow starts (training/strategy.py, split_cpu), as tests/distributed_worker.py does.
-MIRRORED_CHILD = """
-import sys
-from electra_keras.training.strategy import split_cpu
-split_cpu(2)
-import electra_keras.training.pretrain as runner
-from electra_keras.cli import main
-
-chosen = runner.make_strategy
-def make_strategy(*args, **kwargs):
-    strategy = chosen(*args, **kwargs)
-    print(f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replicas")
-    return strategy
-runner.make_strategy = make_strategy
-sys.exit(main(sys.argv[1:]))
-"""
-
-
-@pytest.mark.slow
-def test_pretrain_strategy_mirrored_runs_two_replicas(tmp_path, pretrained_run):
-    data, _ = pretrained_run
-    out = tmp_path / "mirrored"
-    done = subprocess.run([sys.executable, "-c", MIRRORED_CHILD, "pretrain", "--out", str(out), "--data", str(data),
-                           *TINY, "--steps", "2", "--checkpoint-every", "2", "--log-every", "1",
-                           "--strategy", "mirrored"],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    assert json.loads((out / "run.json").read_text())["strategy"] == "mirrored"
-    assert "MirroredStrategy with 2 replicas" in done.stdout
-    records = logged(out)
-    assert [record["step"] for record in records if not record.get("evaluation")] == [1, 2]
-    assert all(np.isfinite(records[-1][name]) for name in ("loss", "rtd_auc", "mlm_accuracy"))
-    assert keras.saving.load_model(out / "discriminator.keras").config.hidden_size == 32
-    assert math.isfinite(records[-1]["flops"])

@@ -129,6 +129,9 @@ def test_masked_dataset_masks_batch_k_alike_with_or_without_the_skip():
     batches = [fixed_batch(seed=i) for i in range(6)]
     data = tf.data.Dataset.from_tensor_slices({k: np.stack([b[k] for b in batches]) for k in batches[0]})
     full = list(model.masked_dataset(data, seed=3).as_numpy_iterator())
+    # Without tf.data's autotuning thread (electra_keras/data/pipeline.py), with a seed or not.
+    assert model.masked_dataset(data, seed=3).options().autotune.enabled is False
+    assert model.masked_dataset(data).options().autotune.enabled is False
     resumed = list(model.masked_dataset(data.skip(4), seed=3, start_index=4).as_numpy_iterator())
     assert len(resumed) == 2
     for expected, actual in zip(full[4:], resumed):

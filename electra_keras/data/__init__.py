@@ -10,6 +10,7 @@
     tokenizers/          text -> ids: Tokenizer, WordPiece, SentencePiece, make_tokenizer
     vocabulary.py        learning a WordPiece vocabulary or a SentencePiece model
     pretraining_data.py  corpus -> packed TFRecord shards -> a tf.data pipeline
+    pipeline.py          tf.data options every pipeline here gets (autotuning without its thread)
     tasks/               fine-tuning data: example types, user files and datasets, shipped datasets
     tokenizer.py, sentencepiece.py: the old import paths of the tokenizers
 

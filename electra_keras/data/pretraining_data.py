@@ -63,6 +63,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from electra_keras.data.pipeline import without_autotune_thread
 from electra_keras.data.corpus import CorpusStats, read_documents, reading_progress, resolve_corpus
 from electra_keras.data.tokenizers.factory import make_tokenizer
 from electra_keras.data.tokenizers.wordpiece import vocabulary_sha256
@@ -646,7 +647,7 @@ def pretraining_dataset(
     dataset = dataset.map(
         _example_parser(sequence_length), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
     )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return without_autotune_thread(dataset.prefetch(tf.data.AUTOTUNE))
 
 
 def token_counts(

@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from electra_keras.base import ConfiguredModel
+from electra_keras.data.pipeline import without_autotune_thread
 from electra_keras.layers.random import step_random
 from electra_keras.pretraining.masking import MaskingConfig, mask_batch
 
@@ -185,12 +186,12 @@ class Pretrainer(ConfiguredModel):
         index of the dataset's first batch (the batches a resumed run skipped).
         """
         if seed is None:
-            return dataset.map(self.mask, num_parallel_calls=tf.data.AUTOTUNE)
+            return without_autotune_thread(dataset.map(self.mask, num_parallel_calls=tf.data.AUTOTUNE))
         counted = dataset.enumerate(start=start_index)
-        return counted.map(
+        return without_autotune_thread(counted.map(
             lambda index, batch: self.mask(batch, seed=tf.stack([tf.constant(seed, tf.int64), index])),
             num_parallel_calls=tf.data.AUTOTUNE,
-        )
+        ))
 
     # --- Keras plumbing ------------------------------------------------------
 

@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from electra_keras.config import PRESETS, ModelConfig, published_weights
+from electra_keras.data.pipeline import without_autotune_thread
 from electra_keras.data.tokenizer import make_tokenizer
 from electra_keras.encoder import Encoder
 from electra_keras.tasks.pretrained import load_pretrained
@@ -345,7 +346,8 @@ class TaskModel(keras.Model):
             features, labels = self.preprocess(element[0], element[1])
             return (features, labels, *element[2:])
 
-        return dataset.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        dataset = dataset.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        return without_autotune_thread(dataset)
 
     def _prepared(self, x, y, batch_size, shuffle=False):
         """(x, y, batch_size, shuffle, steps) for Keras: raw inputs become a dataset.

@@ -36,6 +36,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from electra_keras.data.pipeline import without_autotune_thread
 from electra_keras.data.tasks import QAExample, QAExamples
 from electra_keras.layers.embeddings import truncated_normal
 from electra_keras.tasks import metrics
@@ -769,7 +770,7 @@ class SpanQuestionAnswerer(TaskModel):
         dataset = tf.data.Dataset.from_tensor_slices((features, windows.labels))
         if shuffle:
             dataset = dataset.shuffle(len(windows), seed=seed, reshuffle_each_iteration=True)
-        return dataset.batch(batch_size or DEFAULT_BATCH_SIZE).prefetch(tf.data.AUTOTUNE)
+        return without_autotune_thread(dataset.batch(batch_size or DEFAULT_BATCH_SIZE).prefetch(tf.data.AUTOTUNE))
 
     def _prepared_validation(self, validation_data):
         if _qa_examples(validation_data, "validation_data") is not None:
