@@ -359,7 +359,8 @@ class TaskModel(keras.Model):
         for everything else.
         """
         if x is None or self.is_tokenized(x) or _is_keras_data(x):
-            return x, y, batch_size, shuffle, None
+            # Keras ignores `shuffle` for a dataset and warns when it is True (its default and ours).
+            return x, y, batch_size, shuffle and not isinstance(x, tf.data.Dataset), None
         # Shuffled here, every epoch; Keras would ignore `shuffle` for a dataset.
         dataset = self.as_dataset(x, y, batch_size=batch_size, shuffle=shuffle)
         steps = int(dataset.cardinality())
