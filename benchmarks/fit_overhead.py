@@ -6,6 +6,9 @@ sentiment data (raw text in, as users call `fit`):
 
 - tracing the tokenizer (single texts and pairs), which every dataset map,
   export and raw-text prediction pays once;
+- tracing the optimizer's update for the model's variables, part of every
+  first train step: Keras' AdamW against electra_keras' (which builds each
+  step's scalars once instead of once per variable);
 - opening one iterator of a raw-text dataset: tf.data instantiates the
   tokenizer's graph for every new iterator;
 - a whole `fit` three ways, on fresh models with the same weights: our
@@ -47,7 +50,7 @@ import tensorflow as tf  # noqa: E402
 from common import format_machine, machine_description, print_tables  # noqa: E402
 from electra_keras.data import packages, tasks  # noqa: E402
 from electra_keras.tasks.classifier import TextClassifier  # noqa: E402
-from electra_keras.training.optimizers import finetune_adamw  # noqa: E402
+from electra_keras.training.optimizers import NO_DECAY, electra_adamw, finetune_adamw  # noqa: E402
 
 VARIANTS = ("electra_keras fit on lists", "electra_keras fit on lists, autotune thread on",
             "Keras Model.fit on the dataset, tf.data defaults")
@@ -148,6 +151,14 @@ def one_fit(variant: str, args, vocabulary, texts, labels) -> dict:
             "after_last_step_s": total - clock.ends[-1]}
 
 
+def keras_adamw():
+    """Keras' own AdamW with electra_adamw's settings."""
+    optimizer = keras.optimizers.AdamW(learning_rate=1e-4, weight_decay=0.01, beta_1=0.9, beta_2=0.999,
+                                       epsilon=1e-6, global_clipnorm=1.0)
+    optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY))
+    return optimizer
+
+
 def trace_seconds(function, signature, repeats: int) -> float:
     """Median seconds to trace `function` into a new graph."""
     times = []
@@ -174,6 +185,14 @@ def main(argv=None) -> int:
         "trace the tokenizer, single texts": trace_seconds(tokenizer, [text], repeats),
         "trace the tokenizer, pairs": trace_seconds(lambda a, b: tokenizer(a, b), [text, text], repeats),
     }
+    # The optimizer's update inside the train step's trace, for the model's variables:
+    # Keras' AdamW against ours (each step's scalars built once, not per variable).
+    variables = model.trainable_variables
+    gradients = [tf.zeros_like(variable) for variable in variables]
+    for name, optimizer in (("keras.optimizers.AdamW", keras_adamw()), ("electra_keras AdamW", electra_adamw())):
+        optimizer.build(variables)
+        costs[f"trace {name}'s update ({len(variables)} variables)"] = trace_seconds(
+            lambda optimizer=optimizer: optimizer.apply(gradients, variables), [], args.repeats)
     dataset = model.as_dataset(texts, labels, batch_size=args.batch_size)
     iter(dataset)  # the first one also loads kernels
     opened = []
