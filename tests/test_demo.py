@@ -1,5 +1,5 @@
-"""`make demo` (examples/demo.py) end to end at a tiny size, then
-examples/serve.py on its exports as the README runs it."""
+"""`make demo` (examples/demo.py) end to end at a tiny size, including its last
+step: examples/serve.py on its exports as the README runs it."""
 
 import json
 import os
@@ -14,7 +14,11 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TEXTS = ["a gripping film", "two hours I will never get back", "a tedious, joyless mess"]
+# examples/demo.py classifies these with examples/serve.py at its end.
+REVIEWS = ["A gripping, beautifully shot film with a superb cast.",
+           "Two hours I will never get back.",
+           "The plot is thin, but the performances are wonderful.",
+           "A tedious, joyless mess."]
 
 
 @pytest.mark.slow
@@ -53,16 +57,15 @@ def test_demo_runs_every_step_and_serve_answers_from_its_exports(tmp_path):
     assert "on the 64 test sentences" in demo.stdout
     assert demo.stdout.count("max |logit - Keras|") == 2
 
-    # The README's command: examples/serve.py --saved-model DIR --tflite FILE TEXT ...
-    served = subprocess.run([sys.executable, str(ROOT / "examples" / "serve.py"), "--saved-model", str(saved_model),
-                             "--tflite", str(tflite), *TEXTS], capture_output=True, text=True, timeout=300, env=env)
-    assert served.returncode == 0, served.stderr[-3000:]
-    header, *rows = served.stdout.splitlines()
-    assert header.split() == ["SavedModel", "TFLite", "text"] and len(rows) == len(TEXTS)
-    probabilities = model.predict_probabilities(TEXTS)
-    for row, text, expected, p in zip(rows, TEXTS, model.predict_labels(TEXTS), probabilities):
+    # The demo ends with the README's command, examples/serve.py --saved-model DIR --tflite FILE TEXT ...,
+    # in a fresh process; its table (printed to the same stdout) must give the Keras model's answers.
+    served = demo.stdout.split("reloaded in a fresh process (examples/serve.py):", 1)[1]
+    header, *rows = [line for line in served.splitlines() if line.strip()][:len(REVIEWS) + 1]
+    assert header.split() == ["SavedModel", "TFLite", "text"]
+    assert [row.split(maxsplit=4)[4] for row in rows] == REVIEWS
+    probabilities = model.predict_probabilities(REVIEWS)
+    for row, expected, p in zip(rows, model.predict_labels(REVIEWS), probabilities):
         label, probability, lite_label, lite_probability = row.split()[:4]
-        assert row.endswith(text)
         # The SavedModel is the Keras model (a near-tie may break either way); TFLite is int8.
         assert probability == f"{np.max(p):.2f}"
         assert label == expected or abs(p[0] - p[1]) < 1e-4

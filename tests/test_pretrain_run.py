@@ -71,13 +71,6 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-def electra_keras(*argv, timeout=400):
-    script = Path(sys.executable).with_name("electra-keras")
-    # Deterministic kernels: the two runs must agree bit for bit.
-    return subprocess.run([str(script), *argv], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "TF_DETERMINISTIC_OPS": "1"})
-
-
 def logged(out):
     """Every metrics line, without the wall-clock speed."""
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -90,16 +83,22 @@ def logged_steps(out):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", ["float32", "mixed_float16"])
-def test_killed_run_resumes_exactly_as_an_uninterrupted_run(precision, tmp_path, data_dir):
+def test_killed_run_resumes_exactly_as_an_uninterrupted_run(precision, tmp_path, data_dir, capsys):
     """Killed with SIGKILL 2 steps after its first checkpoint, resumed with the
     same command: every logged metric and every final weight equal those of
     a run that was never interrupted (dropout, masks and generator samples
-    are functions of (seed, step), layers/random.py)."""
+    are functions of (seed, step), layers/random.py).
+
+    The killed run is the CLI in a child process; the uninterrupted run and
+    the resumption run the same command in this process (op determinism is on
+    here, TF_DETERMINISTIC_OPS there), so steps 1-4 cross processes through
+    the checkpoint, as a user's re-launch does."""
+    from electra_keras.cli import main
+
     steps, every, kill_at = 12, 4, 6
     extra = ("--mixed-precision", precision)
     uninterrupted = tmp_path / "uninterrupted"
-    done = electra_keras(*command(uninterrupted, data_dir, steps, every, *extra))
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert main(command(uninterrupted, data_dir, steps, every, *extra)) == 0
 
     out = tmp_path / "run"
     killed = subprocess.run([sys.executable, "-c", KILLED_CHILD, str(kill_at), *command(out, data_dir, steps, every, *extra)],
@@ -109,11 +108,12 @@ def test_killed_run_resumes_exactly_as_an_uninterrupted_run(precision, tmp_path,
     # Killed after step 6's update, before its log line: steps 5-6 are lost and must be replayed.
     assert saved == [every] and logged_steps(out) == list(range(1, kill_at))
 
-    second = electra_keras(*command(out, data_dir, steps, every, *extra))
-    assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-3000:]
-    summary = json.loads(second.stdout[second.stdout.index("{\n"):])
+    capsys.readouterr()
+    assert main(command(out, data_dir, steps, every, *extra)) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads(printed[printed.index("{\n"):])
     assert summary["resumed_from"] == every and summary["steps"] == steps
-    assert f"skipping the {every} batches already trained on" in second.stdout
+    assert f"skipping the {every} batches already trained on" in printed
     assert logged_steps(out) == list(range(1, steps + 1))  # none repeated, none skipped
     assert logged(out) == logged(uninterrupted)  # every metric of every step, exactly
     for part in ("discriminator", "generator"):
@@ -122,7 +122,6 @@ def test_killed_run_resumes_exactly_as_an_uninterrupted_run(precision, tmp_path,
         assert len(resumed) == len(reference)
         for a, b in zip(resumed, reference):
             np.testing.assert_array_equal(a, b)
-
 
 
 class PoisonWeights(keras.callbacks.Callback):
