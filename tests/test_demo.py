@@ -3,6 +3,7 @@ step: examples/serve.py on its exports as the README runs it."""
 
 import json
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -14,11 +15,9 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# examples/demo.py classifies these with examples/serve.py at its end.
-REVIEWS = ["A gripping, beautifully shot film with a superb cast.",
-           "Two hours I will never get back.",
-           "The plot is thin, but the performances are wonderful.",
-           "A tedious, joyless mess."]
+# The sentences examples/demo.py classifies with examples/serve.py at its end (its top level
+# only imports and reads settings; main() does not run).
+REVIEWS = runpy.run_path(str(ROOT / "examples" / "demo.py"))["REVIEWS"]
 
 
 @pytest.mark.slow
