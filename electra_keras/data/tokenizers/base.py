@@ -104,7 +104,7 @@ class Tokenizer(keras.layers.Layer):
 
     Subclasses (`WordPieceTokenizer`, `SentencePieceTokenizer`) set
     `special_tokens` (the names of [PAD], [UNK], [CLS], [SEP] and [MASK] in
-    their vocabulary), fill `_vocabulary` and `_token_to_id`, and define
+    their vocabulary), fill the vocabulary with `_set_vocabulary`, and define
     `_tokenize_text` (raw strings -> ids), `_join` (ids -> text), `source`,
     `resources` and `write_vocabulary_file`. This
     class cuts literal special tokens out of the text, packs
@@ -130,8 +130,18 @@ class Tokenizer(keras.layers.Layer):
         self.lowercase = bool(lowercase)
         self.sequence_length = _check_sequence_length(sequence_length)
         self.special_tokens_in_strings = bool(special_tokens_in_strings)
-        self._vocabulary: list[str] = []
-        self._token_to_id: dict[str, int] = {}
+        self._set_vocabulary([])
+
+    def _set_vocabulary(self, tokens: list[str]) -> None:
+        """Keeps the tokens and their ids as plain Python data.
+
+        Keras' attribute tracker would wrap both in tracked containers and look
+        at every element for variables and layers: 0.3 s for a 30,522-token
+        vocabulary, on every tokenizer built. A repeated token keeps its last
+        id, as in tokenizers' vocab reader.
+        """
+        object.__setattr__(self, "_vocabulary", list(tokens))
+        object.__setattr__(self, "_token_to_id", {token: i for i, token in enumerate(tokens)})
 
     @property
     def source(self) -> Any:

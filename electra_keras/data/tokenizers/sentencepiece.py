@@ -287,8 +287,7 @@ class SentencePieceTokenizer(Tokenizer):
                 f"{source}: the SentencePiece model lacks the pieces {missing}; an ALBERT "
                 f"model needs all of {list(SPECIAL_TOKENS)} (see train_sentencepiece)"
             )
-        self._vocabulary = pieces
-        self._token_to_id = {piece: i for i, piece in enumerate(pieces)}
+        self._set_vocabulary(pieces)
         # The main path stays on the SentencepieceOp/SentencepieceTokenizeOp
         # kernels: TF Serving has them, not FastSentencepieceTokenizer's.
         self._sentencepiece = tf_text.SentencepieceTokenizer(

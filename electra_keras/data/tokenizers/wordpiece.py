@@ -258,15 +258,11 @@ class WordPieceTokenizer(Tokenizer):
                 f"vocabulary is missing the special tokens {missing}; a BERT WordPiece "
                 f"vocabulary must contain all of {list(SPECIAL_TOKENS)}"
             )
-        self._vocabulary = tokens
-
-        # A repeated token keeps its last id, as in tokenizers' vocab reader.
-        token_to_id = {token: i for i, token in enumerate(tokens)}
-        self._token_to_id = token_to_id
+        self._set_vocabulary(tokens)
         self._use_table(
             tf.lookup.KeyValueTensorInitializer(
-                keys=tf.constant(list(token_to_id), dtype=tf.string),
-                values=tf.constant(list(token_to_id.values()), dtype=tf.int64),
+                keys=tf.constant(list(self._token_to_id), dtype=tf.string),
+                values=tf.constant(list(self._token_to_id.values()), dtype=tf.int64),
             )
         )
 
