@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from electra_keras.base import set_untracked
 from electra_keras.config import PRESETS, ModelConfig, published_weights
 from electra_keras.data.pipeline import without_autotune_thread
 from electra_keras.data.tokenizer import make_tokenizer
@@ -89,7 +90,7 @@ class TaskModel(keras.Model):
         # === Config ===
         self.config = config
         # What rebuilds the tokenizer: WordPiece tokens, or a SentencePiece model.
-        self.vocabulary = self.tokenizer.source
+        set_untracked(self, "vocabulary", self.tokenizer.source)
         self.lowercase = bool(lowercase)
         self.sequence_length = int(sequence_length)
         self.dropout_rate = float(dropout_rate)
