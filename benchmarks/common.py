@@ -297,17 +297,21 @@ PERFORMANCE_KEYS = (
 )
 
 
-def record_performance(values: dict, source: str, machine: dict, path: str = PERFORMANCE_FILE) -> dict:
+def record_performance(values: dict, source: str, machine: dict, path: str = PERFORMANCE_FILE,
+                       not_measured: dict | None = None) -> dict:
     """Merges `values` (some of PERFORMANCE_KEYS) into benchmarks/results/performance.json.
 
     Every ratio is ours divided by PyTorch's from one run: throughputs (the
     training and batch-32 figures) higher is better, latencies (batch 1)
     lower is better. Each value keeps the script, date and CPU it came from
     under "sources"; full runs write it, --quick runs never do.
+    `not_measured` ({key: why}) writes null for a figure the run could not
+    measure on its machine, with the reason in its source.
     """
     import json
 
-    unknown = sorted(set(values) - set(PERFORMANCE_KEYS))
+    not_measured = not_measured or {}
+    unknown = sorted((set(values) | set(not_measured)) - set(PERFORMANCE_KEYS))
     if unknown:
         raise ValueError(f"record_performance: unknown keys {unknown}; expected some of {PERFORMANCE_KEYS}")
     summary = {}
@@ -315,10 +319,12 @@ def record_performance(values: dict, source: str, machine: dict, path: str = PER
         with open(path) as file:
             summary = json.load(file)
     sources = summary.pop("sources", {})
-    for key, value in values.items():
-        summary[key] = round(float(value), 4)
+    for key, value in [*values.items(), *((key, None) for key in not_measured)]:
+        summary[key] = None if value is None else round(float(value), 4)
         sources[key] = {"script": source, "date": time.strftime("%Y-%m-%d"), "cpu": machine.get("cpu"),
                         "gpus": machine.get("tensorflow_gpus") or [], "load_average_1m": machine.get("load_average_1m")}
+        if key in not_measured:
+            sources[key]["not_measured"] = not_measured[key]
     ordered = {key: summary[key] for key in PERFORMANCE_KEYS if key in summary}
     ordered["sources"] = {key: sources[key] for key in PERFORMANCE_KEYS if key in sources}
     os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -640,6 +640,10 @@ def table_rows(rows: list[dict], peer: str | None = None) -> list[list[str]]:
     return table
 
 
+NO_BFLOAT16 = ("this CPU has no bfloat16 instructions (AVX512_BF16 or AMX): both frameworks would "
+               "emulate bfloat16, and the ratio would say nothing about mixed precision")
+
+
 def performance_ratios(rows: list[dict], device_kind: str, quick: bool, bfloat16_native: bool = True) -> dict:
     """The issue's training keys from a full CPU run of electra-small (none from --quick or a GPU).
 
@@ -800,7 +804,8 @@ def main(argv=None) -> int:
              for row in rows if "tf_models_error" in row]))
     summary = performance_ratios(rows, device_kind, args.quick, native_bfloat16(machine))
     if summary:
-        record_performance(summary, "benchmarks/pretraining_throughput.py", machine)
+        missing = {} if native_bfloat16(machine) else {"train_bf16_vs_pytorch": NO_BFLOAT16}
+        record_performance(summary, "benchmarks/pretraining_throughput.py", machine, not_measured=missing)
         log("Ratios recorded in benchmarks/results/performance.json: "
             + ", ".join(f"{key} {value:.2f}" for key, value in summary.items()))
     if args.json:

@@ -127,6 +127,14 @@ def test_performance_summary_merges_each_scripts_ratios(tmp_path):
     assert summary["sources"]["train_fp32_vs_pytorch"]["cpu"] == "Test CPU"
     with pytest.raises(ValueError, match="unknown keys \\['speedup'\\]"):
         common.record_performance({"speedup": 2.0}, "c.py", machine, path)
+    # A figure the machine cannot measure is null, with the reason; the others stay.
+    summary = common.record_performance({"train_fp32_vs_pytorch": 1.2}, "c.py", machine, path,
+                                        not_measured={"train_bf16_vs_pytorch": "no bfloat16 hardware"})
+    assert summary["train_bf16_vs_pytorch"] is None and summary["train_fp32_vs_pytorch"] == 1.2
+    assert summary["sources"]["train_bf16_vs_pytorch"]["not_measured"] == "no bfloat16 hardware"
+    assert "not_measured" not in summary["sources"]["train_fp32_vs_pytorch"]
+    assert summary["mfu_fp32"] == 0.6
+    assert list(summary)[:2] == ["train_fp32_vs_pytorch", "train_bf16_vs_pytorch"]
 
 
 def test_throughput_ratios_come_from_full_cpu_runs_only():
