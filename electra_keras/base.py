@@ -1,6 +1,7 @@
 """What every model of electra_keras has in common."""
 
 import keras
+import tensorflow as tf
 
 from electra_keras.config import ModelConfig
 
@@ -13,6 +14,18 @@ def set_untracked(layer: keras.layers.Layer, name: str, value) -> None:
     layers, 0.3 s for a 30,522-token vocabulary, on every model built.
     """
     object.__setattr__(layer, name, value)
+
+
+def plain_python(function):
+    """Marks `function` to be traced as written, without autograph.
+
+    `tf.function` and `tf.data` rewrite the Python that a train step or a
+    dataset map calls (autograph): every `if` and loop of every function
+    reached. Here control flow depends on Python values only, and the rewrite
+    cost a third of a pretraining step's trace. A tensor used as a Python
+    bool, or iterated, fails at trace time instead of being converted.
+    """
+    return tf.autograph.experimental.do_not_convert(function)
 
 
 class ConfiguredModel(keras.Model):

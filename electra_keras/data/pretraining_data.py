@@ -63,6 +63,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from electra_keras.base import plain_python
 from electra_keras.data.pipeline import without_autotune_thread
 from electra_keras.data.corpus import CorpusStats, read_documents, reading_progress, resolve_corpus
 from electra_keras.data.tokenizers.factory import make_tokenizer
@@ -708,6 +709,7 @@ def _example_parser(sequence_length: int):
         "length": tf.io.FixedLenFeature([], tf.int64),
     }
 
+    @plain_python
     def parse(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
         example = tf.io.parse_example(serialized, features)
         positions = tf.range(sequence_length, dtype=tf.int64)

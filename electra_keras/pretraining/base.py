@@ -9,6 +9,10 @@ Losses are means over the *global* batch: each replica divides its sum by
 the denominator summed over all replicas, so the gradients that the
 strategy sums are exactly those of one device with the same global batch
 (and the loss needs no further division by the number of replicas).
+
+The steps and the masking are traced without autograph (`plain_python`): an
+`objective` branches on Python values, and uses `tf.where`/`tf.cond` where
+a decision depends on a tensor.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from electra_keras.base import ConfiguredModel
+from electra_keras.base import ConfiguredModel, plain_python
 from electra_keras.data.pipeline import without_autotune_thread
 from electra_keras.layers.random import step_random
 from electra_keras.pretraining.masking import MaskingConfig, mask_batch
@@ -167,6 +171,7 @@ class Pretrainer(ConfiguredModel):
 
     # --- masking -------------------------------------------------------------
 
+    @plain_python
     def mask(self, batch: dict, seed=None) -> dict:
         if self.masking is None:
             raise ValueError(
@@ -258,6 +263,7 @@ class Pretrainer(ConfiguredModel):
             result[index] = _scaled(gradients[index], factor)
         return result
 
+    @plain_python
     def train_step(self, data):
         batch = self._prepared(data)
         with tf.GradientTape() as tape, step_random(self.seed, _micro_step(self.optimizer)):
@@ -267,6 +273,7 @@ class Pretrainer(ConfiguredModel):
         self.optimizer.apply(gradients, self.trainable_weights)
         return self._update_metrics(loss, values)
 
+    @plain_python
     def test_step(self, data):
         loss, values = self.objective(self._prepared(data), training=False)
         return self._update_metrics(loss, values)

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from electra_keras.base import set_untracked
+from electra_keras.base import plain_python, set_untracked
 from electra_keras.config import PRESETS, ModelConfig, published_weights
 from electra_keras.data.pipeline import without_autotune_thread
 from electra_keras.data.tokenizer import make_tokenizer
@@ -340,6 +340,7 @@ class TaskModel(keras.Model):
                 dataset = dataset.shuffle(_num_examples(inputs), seed=seed, reshuffle_each_iteration=True)
             dataset = dataset.batch(batch_size or DEFAULT_BATCH_SIZE)
 
+        @plain_python
         def preprocess(*element):
             if len(element) == 1:
                 features, _ = self.preprocess(element[0])

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from electra_keras.base import plain_python
 from electra_keras.data.pipeline import without_autotune_thread
 from electra_keras.layers.embeddings import truncated_normal
 from electra_keras.tasks.base import TaskModel
@@ -180,7 +181,7 @@ class TokenClassifier(TaskModel):
         words = self.raw_inputs(sentences)
         batch_size = batch_size or 32
         # Repeated and read for its number of batches: Keras opens one iterator, not two.
-        dataset = tf.data.Dataset.from_tensor_slices(words).batch(batch_size).map(lambda w: self.preprocess(w)[0])
+        dataset = tf.data.Dataset.from_tensor_slices(words).batch(batch_size).map(plain_python(lambda w: self.preprocess(w)[0]))
         logits = self.predict(without_autotune_thread(dataset.repeat()),
                               steps=-(-len(sentences) // batch_size), verbose=0)
         _, word_index, first_piece = self.word_pieces(words)
