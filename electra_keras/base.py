@@ -11,7 +11,7 @@ def set_untracked(layer: keras.layers.Layer, name: str, value) -> None:
 
     For plain Python data such as a vocabulary: Keras' tracker wraps lists and
     dicts in tracked copies and looks at every element for variables and
-    layers, 0.3 s for a 30,522-token vocabulary, on every model built.
+    layers: 60 ms for a 30,522-token vocabulary, on every tokenizer built.
     """
     object.__setattr__(layer, name, value)
 
@@ -22,7 +22,7 @@ def plain_python(function):
     `tf.function` and `tf.data` rewrite the Python that a train step or a
     dataset map calls (autograph): every `if` and loop of every function
     reached. Here control flow depends on Python values only, and the rewrite
-    cost a third of a pretraining step's trace. A tensor used as a Python
+    cost 1.3 s of a tiny pretraining run's 9.4 s. A tensor used as a Python
     bool, or iterated, fails at trace time instead of being converted.
     """
     return tf.autograph.experimental.do_not_convert(function)
