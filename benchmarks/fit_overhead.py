@@ -163,14 +163,19 @@ def keras_adamw():
     return optimizer
 
 
-def trace_seconds(function, signature, repeats: int) -> float:
-    """Median seconds to trace `function` into a new graph."""
+def median_seconds(work, repeats: int) -> float:
+    """Median seconds of `work()` over `repeats` calls."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        tf.function(function).get_concrete_function(*signature)
+        work()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def trace_seconds(function, signature, repeats: int) -> float:
+    """Median seconds to trace `function` into a new graph."""
+    return median_seconds(lambda: tf.function(function).get_concrete_function(*signature), repeats)
 
 
 def main(argv=None) -> int:
@@ -185,13 +190,9 @@ def main(argv=None) -> int:
     tokenizer = model.tokenizer
     text = tf.TensorSpec([None], tf.string)
     repeats = max(3, args.repeats)
-    built = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        make_tokenizer(vocabulary, sequence_length=args.sequence_length)
-        built.append(time.perf_counter() - start)
     costs = {
-        "build the tokenizer from vocab.txt": statistics.median(built),
+        "build the tokenizer from vocab.txt": median_seconds(
+            lambda: make_tokenizer(vocabulary, sequence_length=args.sequence_length), repeats),
         "trace the tokenizer, single texts": trace_seconds(tokenizer, [text], repeats),
         "trace the tokenizer, pairs": trace_seconds(lambda a, b: tokenizer(a, b), [text, text], repeats),
     }
@@ -205,12 +206,7 @@ def main(argv=None) -> int:
             lambda optimizer=optimizer: optimizer.apply(gradients, variables), [], args.repeats)
     dataset = model.as_dataset(texts, labels, batch_size=args.batch_size)
     iter(dataset)  # the first one also loads kernels
-    opened = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        iter(dataset)
-        opened.append(time.perf_counter() - start)
-    costs["open an iterator of a raw-text dataset"] = statistics.median(opened)
+    costs["open an iterator of a raw-text dataset"] = median_seconds(lambda: iter(dataset), repeats)
     print_tables(f"one-off costs ({args.preset}, length {args.sequence_length}), median of {repeats}:",
                  ["what", "seconds"], [[name, f"{value:.3f}"] for name, value in costs.items()], args.markdown)
 
