@@ -189,6 +189,30 @@ def median_timing(run: Callable[[], object], repeats: int, warmup: int = 1) -> T
     return Timing(tuple(seconds(run) for _ in range(repeats)))
 
 
+def interleaved_timings(runs: dict[str, Callable[[], object]], repeats: int, rounds: int = 5,
+                        warmup: int = 1, progress: str | None = None) -> dict[str, Timing]:
+    """Each of `runs` timed `repeats` times in all, over `rounds` rounds that
+    take every run in turn (after `warmup` untimed calls of each).
+
+    The speed of a shared VM drifts by tens of percent within minutes. Timed
+    one after another, two variants' ratio carries that drift; in rounds,
+    every variant sees each phase of it alike. `progress` prints a line per
+    round under that label.
+    """
+    for run in runs.values():
+        for _ in range(warmup):
+            run()
+    rounds = max(1, min(rounds, repeats))
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    for index in range(rounds):
+        count = repeats // rounds + (index < repeats % rounds)
+        for name, run in runs.items():
+            samples[name].extend(seconds(run) for _ in range(count))
+        if progress:
+            print(f"{progress}: round {index + 1}/{rounds}", flush=True)
+    return {name: Timing(tuple(values)) for name, values in samples.items()}
+
+
 # --- the matmul peak ---------------------------------------------------------------
 
 

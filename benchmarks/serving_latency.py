@@ -14,7 +14,9 @@ One run, one machine, the same weights everywhere:
   two-layer one, random: a 256x256 dense layer more, no measurable cost).
 
 Latency: batch 1, median of --repeats calls. Throughput: batch 32, median of
-5 calls. Sequence length 128: the request is a review longer than that, cut
+5 calls. Both are timed in 5 rounds that take every variant in turn
+(`common.interleaved_timings`): this VM's speed drifts by tens of percent
+within minutes, and timed one after another the ratios to PyTorch carried it. Sequence length 128: the request is a review longer than that, cut
 to it, so every variant does the full work (the raw-text signature's bucket
 is the full length). Also the size of each artifact on disk.
 
@@ -48,8 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import (  # noqa: E402
     format_machine,
+    interleaved_timings,
     machine_description,
-    median_timing,
     print_tables,
     record_performance,
     usable_cpus,
@@ -144,18 +146,22 @@ def main(argv=None) -> int:
         variants["PyTorch ElectraForSequenceClassification"] = (lambda n: torch_runs[n](), torch_file)
 
     reference = model(packed[1], training=False).numpy()
+    # PyTorch has transformers' own (random) head: no parity figure for it.
+    differences = {name: None if name.startswith("PyTorch") else float(np.max(np.abs(run(1) - reference)))
+                   for name, (run, _) in variants.items()}
+    # In rounds over all variants, so that the VM's drift does not enter their ratios.
+    latencies = interleaved_timings({name: (lambda run=run: run(1)) for name, (run, _) in variants.items()},
+                                    repeats=args.repeats, warmup=1 if args.quick else 3, progress="batch 1")
+    batches = interleaved_timings({name: (lambda run=run: run(args.batch_size)) for name, (run, _) in variants.items()},
+                                  repeats=2 if args.quick else 5, progress=f"batch {args.batch_size}")
     rows, measured = [], []
     for name, (run, artifact) in variants.items():
-        # PyTorch has transformers' own (random) head: no parity figure for it.
-        difference = None if name.startswith("PyTorch") else float(np.max(np.abs(run(1) - reference)))
-        latency = median_timing(lambda run=run: run(1), repeats=args.repeats, warmup=1 if args.quick else 3)
-        batch = median_timing(lambda run=run: run(args.batch_size), repeats=2 if args.quick else 5, warmup=1)
+        latency, batch, difference = latencies[name], batches[name], differences[name]
         measured.append({"variant": name, "batch1_latency": latency.as_dict(), "batch_throughput_seq_per_s":
                          args.batch_size / batch.median, "size_bytes": size_of(artifact),
                          "max_abs_logit_diff": difference})
         rows.append([name, f"{latency.median * 1e3:.1f}", f"{args.batch_size / batch.median:.1f}",
                      f"{size_of(artifact) / 2**20:.1f}", "other head" if difference is None else f"{difference:.1e}"])
-        print(rows[-1], flush=True)
     headers = ["variant", "batch 1 latency ms (median)", f"batch {args.batch_size} seq/s",
                "size MiB", "max abs logit diff vs Keras"]
     title = f"{args.preset} sentiment classifier, sequence length {length}, {threads} threads:"
@@ -273,15 +279,16 @@ def real_length_rows(args, model, raw_signature, token_signature, lite_models, t
     if torch_model is not None:
         builders["PyTorch (padded to the longest)"] = (
             lambda texts: _torch_runner(torch_model, _to_longest(model.tokenizer(texts))))
+    latencies = interleaved_timings({name: cycling([build([t]) for t in singles]) for name, build in builders.items()},
+                                    repeats=args.repeats, warmup=1 if args.quick else 3, progress="real lengths, batch 1")
+    throughputs = interleaved_timings({name: cycling([build(b) for b in batches]) for name, build in builders.items()},
+                                      repeats=2 if args.quick else 5, progress=f"real lengths, batch {args.batch_size}")
     rows, measured = [], []
-    for name, build in builders.items():
-        latency = median_timing(cycling([build([t]) for t in singles]), repeats=args.repeats,
-                                warmup=1 if args.quick else 3)
-        batch = median_timing(cycling([build(b) for b in batches]), repeats=2 if args.quick else 5, warmup=1)
+    for name in builders:
+        latency, batch = latencies[name], throughputs[name]
         measured.append({"variant": name, "batch1_latency": latency.as_dict(),
                          "batch_throughput_seq_per_s": args.batch_size / batch.median})
         rows.append([name, f"{latency.median * 1e3:.1f}", f"{args.batch_size / batch.median:.1f}"])
-        print(rows[-1], flush=True)
     summary = {"median_tokens": float(np.median(lengths)), "p90_tokens": float(np.percentile(lengths, 90)),
                "max_tokens": int(lengths.max())}
     return rows, measured, summary

@@ -15,6 +15,7 @@ from electra_keras.base import ConfiguredModel
 from electra_keras.config import ModelConfig
 from electra_keras.layers import AttentionSublayer, Embeddings, FeedForwardSublayer
 from electra_keras.layers.embeddings import truncated_normal
+from electra_keras.layers.transformer import positionwise
 
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
@@ -199,7 +200,7 @@ class Encoder(ConfiguredModel):
         token_ids, segment_ids, padding_mask = unpack_inputs(inputs)
         x = self.embeddings(token_ids, segment_ids, training=training)
         if self.embedding_projection is not None:
-            x = self.embedding_projection(x)
+            x = positionwise(x, self.embedding_projection)
 
         # Every query attends to every real key: (batch, length, length).
         length = ops.shape(padding_mask)[1]

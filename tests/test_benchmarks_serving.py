@@ -26,6 +26,25 @@ def test_serving_latency_quick(tmp_path):
     assert all(row["batch_throughput_seq_per_s"] > 0 for row in real["rows"])
 
 
+def test_profile_tflite_quick(tmp_path):
+    out = tmp_path / "profile.json"
+    assert load("profile_tflite").main(["--quick", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    census = report["census"]
+    assert census["ops"]["FULLY_CONNECTED"] >= 4 and census["ops"]["BATCH_MATMUL"] >= 2
+    # One XNNPACK graph after the embedding lookups: no op between layers splits it
+    # (77 partitions before additive_attention_masking and positionwise, on electra-small).
+    assert 1 <= census["partitions"] <= 3, census
+    assert not set(census["outside_xnnpack"]) & {"SELECT_V2", "REDUCE_PROD", "PACK", "FULLY_CONNECTED"}, census
+    assert report["timing"]["median_ms"] > 0 and report["timing"]["calls"] >= 3
+    if report["missing_profile"] is None:  # Linux perf is there (the project's machines have it)
+        assert abs(sum(row["share"] for row in report["kinds"]) - 1) < 0.02
+        kinds = {row["kind"] for row in report["kinds"]}
+        assert "int8 matmul (dynamic-range FULLY_CONNECTED)" in kinds, kinds
+    else:
+        assert "perf" in report["missing_profile"] and report["kinds"] is None
+
+
 def test_export_quality_quick(tmp_path):
     out = tmp_path / "export.json"
     assert load("export_quality").main(["--quick", "--json", str(out)]) == 0

@@ -385,6 +385,60 @@ def test_bounded_attention_masking_keeps_keras_attention_within_the_scores_range
         assert lowest_constant(bounded_graph) > -1e3, attention_dropout
 
 
+def test_additive_attention_masking_gives_keras_attention_with_one_added_bias():
+    """What the float and dynamic-range TFLite exports trace: Keras' attention
+    output, with the mask added as a bias instead of Keras' two SelectV2 ops
+    (which LiteRT's XNNPACK delegate does not take)."""
+    from electra_keras.layers.transformer import AttentionSublayer, additive_attention_masking
+
+    def op_types(layer, x, mask):
+        graph = tf.function(lambda x, mask: layer(x, mask)).get_concrete_function(x, mask).graph
+        return {op.type for op in graph.get_operations()}
+
+    x = tf.random.stateless_normal([2, 6, 16], seed=[1, 2]) * 3
+    mask = tf.sequence_mask([6, 2], 6)[:, None, :] & tf.ones([2, 6, 1], tf.bool)
+    for attention_dropout in (0.1, 0.0):
+        layer = AttentionSublayer(hidden_size=16, num_heads=2, dropout_rate=0.0,
+                                  attention_dropout_rate=attention_dropout)
+        keras_masked = layer(x, mask).numpy()
+        with additive_attention_masking():
+            additive = layer(x, mask).numpy()
+            additive_ops = op_types(layer, x, mask)
+        np.testing.assert_allclose(additive, keras_masked, atol=1e-6)
+        assert np.max(np.abs(layer(x, tf.ones_like(mask)).numpy()[1] - keras_masked[1])) > 1e-4
+        assert "SelectV2" not in additive_ops, attention_dropout
+        assert "SelectV2" in op_types(layer, x, mask)  # Keras' masking, outside the block
+    # The mode ends with its block.
+    assert "SelectV2" in op_types(layer, x, mask)
+
+
+def test_positionwise_gives_dense_values_with_constant_shapes():
+    """Dense layers on [batch, length, width] as 2-D matmuls: the same values as
+    Keras' tensordot, and a fixed-length graph computes no shape at run time."""
+    import keras
+
+    from electra_keras.layers.transformer import positionwise
+
+    first, second = keras.layers.Dense(12, activation="gelu"), keras.layers.Dense(8)
+    x = tf.random.stateless_normal([3, 5, 8], seed=[3, 4])
+    expected = second(first(x)).numpy()
+    np.testing.assert_array_equal(positionwise(x, first, second).numpy(), expected)
+
+    def traced(shape):
+        function = tf.function(lambda x: positionwise(x, first, second))
+        concrete = function.get_concrete_function(tf.TensorSpec(shape, tf.float32))
+        return concrete, {op.type for op in concrete.graph.get_operations()}
+
+    fixed, fixed_ops = traced([None, 5, 8])
+    assert not fixed_ops & {"Shape", "Prod", "Pack", "GatherV2"}, fixed_ops
+    # Graph kernels (oneDNN) may round the last bit otherwise than eager ones.
+    np.testing.assert_allclose(fixed(x).numpy(), expected, rtol=1e-6, atol=1e-6)
+    # Unknown length: Keras' tensordot, which reads the shape at run time.
+    free, free_ops = traced([None, None, 8])
+    assert "Shape" in free_ops
+    np.testing.assert_allclose(free(x).numpy(), expected, rtol=1e-6, atol=1e-6)
+
+
 # --- TFLite --------------------------------------------------------------------------
 
 
@@ -421,6 +475,9 @@ def test_tflite_uses_builtins_only_and_matches_keras(models, tflite_models):
         model = LiteRTModel(path)
         ops = {op["op_name"] for op in model.interpreter._get_ops_details()}
         assert not any(op.startswith("Flex") or op == "CUSTOM" for op in ops), (quantize, ops)
+        if quantize in ("none", "dynamic"):
+            # Ops XNNPACK does not take split its graph (additive_attention_masking, positionwise).
+            assert not ops & {"SELECT_V2", "REDUCE_PROD", "PACK", "CONCATENATION"}, (quantize, ops)
         outputs = model.predict(TEXTS)
         # Quantized logits move by a share of the logits' spread (max - min over texts and
         # classes; an absolute bound on random weights' small logits could not fail).

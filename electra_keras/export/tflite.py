@@ -59,7 +59,6 @@ which a run converting many models should use.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -120,7 +119,7 @@ def export_tflite(
         export_tflite(clf, "saved_models/sentiment-mediapipe/model.tflite", mediapipe=True)
     """
     from electra_keras.export.saved_model import servable_for
-    from electra_keras.layers.transformer import bounded_attention_masking
+    from electra_keras.layers.transformer import additive_attention_masking, bounded_attention_masking
 
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize={quantize!r}: expected one of {QUANTIZATIONS}")
@@ -147,8 +146,9 @@ def export_tflite(
     with tempfile.TemporaryDirectory() as work:
         saved_model = Path(work) / "for_tflite"
         # Calibrated activations need every score within a real range (see
-        # bounded_attention_masking); float graphs keep Keras' masking.
-        with bounded_attention_masking() if quantize in CALIBRATED else contextlib.nullcontext():
+        # bounded_attention_masking); float graphs add the mask as a bias,
+        # which XNNPACK runs in one partition (additive_attention_masking).
+        with bounded_attention_masking() if quantize in CALIBRATED else additive_attention_masking():
             if raw_text:
                 _write_raw_text_model(servable, saved_model)
             elif mediapipe:

@@ -24,10 +24,24 @@ from electra_keras.layers.random import Dropout
 # `bounded_attention_masking`: exp(-20) ~ 2e-9 of any kept probability.
 MASKED_SCORE_MARGIN = 20.0
 
+# What `additive_attention_masking` adds to a masked score: Keras' own
+# constant, within float16's range where scores are float16.
+_MASK_BIAS = {"float16": -3e4}
+_DEFAULT_MASK_BIAS = -1e9
+
 _masking = threading.local()
 
 
 @contextlib.contextmanager
+def _masking_mode(mode: str):
+    previous = getattr(_masking, "mode", None)
+    _masking.mode = mode
+    try:
+        yield
+    finally:
+        _masking.mode = previous
+
+
 def bounded_attention_masking():
     """Attention traced inside this block masks within the scores' own range.
 
@@ -42,18 +56,62 @@ def bounded_attention_masking():
     itself), with every activation in the range of the real scores. The
     calibrated TFLite exports trace the model in it.
     """
-    previous = getattr(_masking, "bounded", False)
-    _masking.bounded = True
-    try:
-        yield
-    finally:
-        _masking.bounded = previous
+    return _masking_mode("bounded")
+
+
+def additive_attention_masking():
+    """Attention traced inside this block masks by adding a bias to the scores.
+
+    Keras' masked softmax selects -1e9 for the masked scores and, after the
+    softmax, 0 for their probabilities: two SELECT_V2 ops per layer in a
+    TFLite graph. LiteRT's XNNPACK delegate does not take them, so each
+    splits the delegated graph, and every split costs a hand-over to the
+    reference kernel and back, with its threads going to sleep and waking in
+    between. Inside this block the mask becomes one bias (0 or -1e9), added
+    to the scores: an ADD, which XNNPACK runs in the same partition. On
+    electra-small's dynamic-range int8 model that took a third off the
+    batch-1 latency (benchmarks/RESULTS.md, "TFLite int8 at batch 1").
+
+    The probabilities are those of Keras' masking, bit for bit, on every
+    query that sees at least one real key (a masked score's exp underflows
+    to 0 either way). A query with no real key at all, which this package's
+    encoder never builds ([CLS] is always real), would average every value
+    instead of returning 0, as BERT's own additive masking does. The float
+    and dynamic-range TFLite exports trace the model in it; calibrated ones
+    need `bounded_attention_masking`, whose activations stay in range.
+    """
+    return _masking_mode("additive")
+
+
+def positionwise(x, *layers):
+    """Applies `layers` (each acting on the last axis) to [batch, length, width] `x`
+    as 2-D [batch * length, width] matmuls.
+
+    Keras' TensorFlow matmul takes a rank-3 input through `tf.tensordot`,
+    which computes its reshapes at run time when the batch size is unknown
+    (Shape, Gather, Prod, Concat and Pack ops). A fixed-length export (TFLite,
+    SavedModel) keeps those ops, and LiteRT's XNNPACK delegate, which does
+    not take them, splits its graph at each. With a known length, one reshape
+    on each side gives a plain 2-D matmul with constant shapes: the same
+    products and sums, so the same values. Inputs of unknown length go
+    through `tensordot` as before.
+    """
+    if len(x.shape) != 3 or x.shape[1] is None or x.shape[2] is None:
+        for layer in layers:
+            x = layer(x)
+        return x
+    length = x.shape[1]
+    y = keras.ops.reshape(x, (-1, x.shape[2]))
+    for layer in layers:
+        y = layer(y)
+    return keras.ops.reshape(y, (-1, length, y.shape[-1]))
 
 
 class _MultiHeadAttention(keras.layers.MultiHeadAttention):
     """Keras' attention whose probability dropout draws from the training
     step's keys too (`layers.random.step_random`), and whose masking can stay
-    within the scores' range (`bounded_attention_masking`)."""
+    within the scores' range (`bounded_attention_masking`) or be one added
+    bias (`additive_attention_masking`)."""
 
     def _build_attention(self, rank):
         super()._build_attention(rank)
@@ -64,7 +122,7 @@ class _MultiHeadAttention(keras.layers.MultiHeadAttention):
 
     def _compute_attention(self, query, key, value, attention_mask=None, training=None,
                            return_attention_scores=False, use_causal_mask=False):
-        if attention_mask is None or not getattr(_masking, "bounded", False):
+        if attention_mask is None or getattr(_masking, "mode", None) is None:
             return super()._compute_attention(query, key, value, attention_mask, training,
                                               return_attention_scores, use_causal_mask)
         # Without attention dropout Keras takes ops.dot_product_attention, which
@@ -75,12 +133,17 @@ class _MultiHeadAttention(keras.layers.MultiHeadAttention):
         return output, scores if return_attention_scores else None
 
     def _masked_softmax(self, attention_scores, attention_mask=None):
-        if attention_mask is None or not getattr(_masking, "bounded", False):
+        mode = getattr(_masking, "mode", None)
+        if attention_mask is None or mode is None:
             return super()._masked_softmax(attention_scores, attention_mask)
         # scores [batch, heads, query, key]; mask [batch, query, key] (True: attend).
         mask = attention_mask
         while len(mask.shape) < len(attention_scores.shape):
             mask = keras.ops.expand_dims(mask, axis=-3)
+        if mode == "additive":
+            dtype = keras.backend.standardize_dtype(attention_scores.dtype)
+            bias = (1.0 - keras.ops.cast(mask, dtype)) * _MASK_BIAS.get(dtype, _DEFAULT_MASK_BIAS)
+            return keras.ops.softmax(attention_scores + bias, axis=-1)
         mask = keras.ops.cast(mask, "bool")
         low = keras.ops.min(attention_scores, axis=-1, keepdims=True) - MASKED_SCORE_MARGIN
         probabilities = keras.ops.softmax(keras.ops.where(mask, attention_scores, low), axis=-1)
@@ -234,7 +297,7 @@ class FeedForwardSublayer(keras.layers.Layer):
         self.built = True
 
     def call(self, x, training=False):
-        y = self.output_dense(self.intermediate(x))
+        y = positionwise(x, self.intermediate, self.output_dense)
         return self.norm(x + self.dropout(y, training=training))
 
     def compute_output_shape(self, input_shape):
