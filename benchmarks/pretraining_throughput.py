@@ -85,7 +85,11 @@ against torch's FlopCounterMode on one PyTorch step, printed per model.
 MFU = model FLOPs per step / median step time / the matmul peak, where the
 peak is measured in the same run: the median FLOP/s of square TensorFlow
 matmuls (`--matmul-size`, 2048 on a CPU and 8192 on a GPU) in float32, and
-in bfloat16 for the mixed_bfloat16 rows.
+for the mixed_bfloat16 rows the higher of the float32 and bfloat16 peaks: a
+mixed step may run its matmuls at either precision (on a CPU without
+bfloat16 instructions, TensorFlow emulates bfloat16 matmuls slowly while
+XLA computes them in float32, so the bfloat16 peak alone gave MFUs above
+100%).
 
 TensorFlow and torch each use the GPU when there is one (the output names
 the device), else the CPU.
@@ -562,7 +566,9 @@ def benchmark_model(preset, args, tokenizer, vocabulary, peaks, batch_size, over
             log(f"   {variant}: {args.peer} FAILED: {errors['tf_models']}")
 
         step_s = ours_timing.median
-        peak = peaks["bfloat16" if precision == "mixed_bfloat16" else "float32"]
+        # A mixed step may run its matmuls at either precision (XLA computes bfloat16 dots in
+        # float32 on a CPU without bfloat16 instructions): its bound is the faster peak.
+        peak = max(peaks["bfloat16"], peaks["float32"]) if precision == "mixed_bfloat16" else peaks["float32"]
         row.update(
             step=ours_timing.as_dict(),
             sequences_per_s=batch_size / step_s,
