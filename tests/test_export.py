@@ -280,6 +280,7 @@ def test_graph_ops_are_on_the_serving_allow_list(exported, tmp_path):
         ops = graph_ops(path)
         # The walk reaches the function bodies: the model's and the tokenizer's ops are there.
         assert {"WordpieceTokenizeWithOffsets", "NormalizeUTF8", "BatchMatMulV2", "Softmax"} <= ops, name
+        assert "Einsum" not in ops, name  # attention as plain matmuls (plain_matmul_attention)
         assert unservable_ops(path) == set(), name
 
     # The check itself can fail: a graph using the newer tokenizer ops is caught.

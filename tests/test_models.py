@@ -174,3 +174,56 @@ def test_dropout_is_active_only_in_training():
     inputs = tiny_inputs(vocab=VOCAB)
     a, b = model(inputs, training=True), model(inputs, training=True)
     assert not np.allclose(a, b)
+
+
+@pytest.mark.parametrize("attention_dropout, dtype", [(0.1, "float32"), (0.0, "float32"), (0.1, "mixed_float16")])
+def test_self_attention_with_plain_matmuls_equals_keras_attention(attention_dropout, dtype):
+    """The exports' attention (`plain_matmul_attention`: one 2-D MatMul per
+    projection, four transposes) against Keras' MultiHeadAttention call on
+    the same weights: outputs in inference and in a training step (dropout
+    drawn from the step's keys), and the weights' gradients."""
+    from electra_keras.layers import AttentionSublayer
+    from electra_keras.layers.random import step_random
+
+    layer = AttentionSublayer(hidden_size=32, num_heads=4, attention_dropout_rate=attention_dropout, dtype=dtype)
+    layer.build((None, None, 32))
+    attention = layer.attention
+    # Heads of the random initializer are too alike to catch a mixed-up head or axis.
+    for variable in attention.trainable_variables:
+        variable.assign(np.random.default_rng(len(variable.path)).normal(0, 0.3, variable.shape))
+    x = tf.constant(np.random.default_rng(0).normal(size=(2, 7, 32)), "float32")
+    x = tf.cast(x, layer.compute_dtype)
+    padding = tf.constant([[True] * 7, [True] * 4 + [False] * 3])
+    mask = tf.logical_and(padding[:, None, :], tf.ones((1, 7, 1), "bool"))
+
+    def both(training):
+        outputs, gradients = [], []
+        for run in (lambda: attention.self_attention(x, mask, training=training),
+                    lambda: attention(x, x, attention_mask=mask, training=training)):
+            with tf.GradientTape() as tape, step_random(11, 5):
+                output = run()
+                loss = tf.reduce_sum(tf.cast(output, "float32") * tf.cast(tf.range(32), "float32"))
+            outputs.append(np.asarray(tf.cast(output, "float32")))
+            gradients.append([np.asarray(g) for g in tape.gradient(loss, attention.trainable_variables)])
+        return outputs, gradients
+
+    for training in (False, True):
+        (ours, theirs), (our_gradients, their_gradients) = both(training)
+        assert ours.shape == (2, 7, 32) and np.std(ours) > 0.1
+        if dtype == "float32" and attention_dropout > 0:
+            np.testing.assert_array_equal(ours, theirs)  # the same products in the same order
+        else:
+            # Keras takes ops.dot_product_attention without attention dropout; float16 rounds.
+            tolerance = 1e-6 if dtype == "float32" else 2e-3
+            np.testing.assert_allclose(ours, theirs, rtol=tolerance, atol=tolerance * np.abs(theirs).max())
+        # The key bias's gradient is 0 up to rounding (softmax ignores a constant per row): an absolute
+        # tolerance against the largest gradient.
+        scale = max(np.abs(b).max() for b in their_gradients)
+        for a, b in zip(our_gradients, their_gradients):
+            np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == "float32" else 5e-3,
+                                       atol=(1e-6 if dtype == "float32" else 1e-3) * scale)
+    if attention_dropout > 0:
+        # The training step's dropout really dropped probabilities (the two calls above drew the same masks).
+        inference, _ = both(False)
+        trained, _ = both(True)
+        assert np.abs(inference[0] - trained[0]).max() > 1e-3

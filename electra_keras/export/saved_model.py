@@ -46,6 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from electra_keras.data.tokenizer import Tokenizer, WordPieceTokenizer, make_tokenizer
+from electra_keras.layers.transformer import additive_attention_masking, plain_matmul_attention
 
 RAW_SIGNATURE = "serving_default"
 TOKEN_IDS_SIGNATURE = "token_ids"
@@ -108,7 +109,9 @@ def export_saved_model(
     with tempfile.TemporaryDirectory() as assets:
         servable = servable_for(model, vocabulary, lowercase, sequence_length, pair, assets=assets)
         servable.length_bucket = length_bucket
-        servable.write(target)
+        # The same attention as Keras', as fewer and cheaper ops (layers/transformer.py).
+        with plain_matmul_attention(), additive_attention_masking():
+            servable.write(target)
     unknown = unservable_ops(target)
     if unknown:
         # Exported all the same: a newer server may have them; say so clearly.
