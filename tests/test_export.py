@@ -359,58 +359,60 @@ def test_bad_inputs_never_crash_the_reloaded_saved_model(exported, models):
     assert set(tagged["tags"].numpy()[2][LENGTH:].tolist()) == {b"O"}  # beyond the length: "O"
 
 
+def masked_attention_cases():
+    """(attention dropout, an AttentionSublayer, inputs, mask, Keras' masked output) for both of Keras'
+    paths (without attention dropout it takes ops.dot_product_attention)."""
+    from electra_keras.layers.transformer import AttentionSublayer
+
+    x = tf.random.stateless_normal([2, 6, 16], seed=[1, 2]) * 3
+    mask = tf.sequence_mask([6, 2], 6)[:, None, :] & tf.ones([2, 6, 1], tf.bool)
+    for attention_dropout in (0.1, 0.0):
+        layer = AttentionSublayer(hidden_size=16, num_heads=2, dropout_rate=0.0,
+                                  attention_dropout_rate=attention_dropout)
+        keras_masked = layer(x, mask).numpy()
+        # Padding matters: without the mask the second sequence's output differs.
+        assert np.max(np.abs(layer(x, tf.ones_like(mask)).numpy()[1] - keras_masked[1])) > 1e-4
+        yield attention_dropout, layer, x, mask, keras_masked
+
+
+def traced_graph(layer, x, mask):
+    return tf.function(lambda x, mask: layer(x, mask)).get_concrete_function(x, mask).graph
+
+
 def test_bounded_attention_masking_keeps_keras_attention_within_the_scores_range():
     """What the calibrated TFLite exports trace: the same attention output as
     Keras' -1e9 masking, and no such constant in the graph."""
-    from electra_keras.layers.transformer import AttentionSublayer, bounded_attention_masking
+    from electra_keras.layers.transformer import bounded_attention_masking
 
     def lowest_constant(graph):
         values = [tf.make_ndarray(op.get_attr("value")) for op in graph.get_operations() if op.type == "Const"]
         return min(float(v.min()) for v in values if v.dtype.kind == "f" and v.size)
 
-    x = tf.random.stateless_normal([2, 6, 16], seed=[1, 2]) * 3
-    mask = tf.sequence_mask([6, 2], 6)[:, None, :] & tf.ones([2, 6, 1], tf.bool)
-    # Keras takes another path without attention dropout (ops.dot_product_attention).
-    for attention_dropout in (0.1, 0.0):
-        layer = AttentionSublayer(hidden_size=16, num_heads=2, dropout_rate=0.0,
-                                  attention_dropout_rate=attention_dropout)
-        keras_masked = layer(x, mask).numpy()
-        keras_graph = tf.function(lambda x, mask: layer(x, mask)).get_concrete_function(x, mask).graph
+    for attention_dropout, layer, x, mask, keras_masked in masked_attention_cases():
         with bounded_attention_masking():
-            bounded_graph = tf.function(lambda x, mask: layer(x, mask)).get_concrete_function(x, mask).graph
+            bounded_graph = traced_graph(layer, x, mask)
             bounded = layer(x, mask).numpy()
         np.testing.assert_allclose(bounded, keras_masked, atol=1e-6)
-        # Padding matters: without the mask the second sequence's output differs.
-        assert np.max(np.abs(layer(x, tf.ones_like(mask)).numpy()[1] - keras_masked[1])) > 1e-4
-        assert lowest_constant(keras_graph) <= -1e9, attention_dropout  # Keras' masking
+        assert lowest_constant(traced_graph(layer, x, mask)) <= -1e9, attention_dropout  # Keras' masking
         assert lowest_constant(bounded_graph) > -1e3, attention_dropout
 
 
 def test_additive_attention_masking_gives_keras_attention_with_one_added_bias():
-    """What the float and dynamic-range TFLite exports trace: Keras' attention
-    output, with the mask added as a bias instead of Keras' two SelectV2 ops
-    (which LiteRT's XNNPACK delegate does not take)."""
-    from electra_keras.layers.transformer import AttentionSublayer, additive_attention_masking
+    """What the SavedModel and the float and dynamic-range TFLite exports
+    trace: Keras' attention output, with the mask added as a bias instead of
+    Keras' two SelectV2 ops (which LiteRT's XNNPACK delegate does not take)."""
+    from electra_keras.layers.transformer import additive_attention_masking
 
     def op_types(layer, x, mask):
-        graph = tf.function(lambda x, mask: layer(x, mask)).get_concrete_function(x, mask).graph
-        return {op.type for op in graph.get_operations()}
+        return {op.type for op in traced_graph(layer, x, mask).get_operations()}
 
-    x = tf.random.stateless_normal([2, 6, 16], seed=[1, 2]) * 3
-    mask = tf.sequence_mask([6, 2], 6)[:, None, :] & tf.ones([2, 6, 1], tf.bool)
-    for attention_dropout in (0.1, 0.0):
-        layer = AttentionSublayer(hidden_size=16, num_heads=2, dropout_rate=0.0,
-                                  attention_dropout_rate=attention_dropout)
-        keras_masked = layer(x, mask).numpy()
+    for attention_dropout, layer, x, mask, keras_masked in masked_attention_cases():
         with additive_attention_masking():
             additive = layer(x, mask).numpy()
             additive_ops = op_types(layer, x, mask)
         np.testing.assert_allclose(additive, keras_masked, atol=1e-6)
-        assert np.max(np.abs(layer(x, tf.ones_like(mask)).numpy()[1] - keras_masked[1])) > 1e-4
         assert "SelectV2" not in additive_ops, attention_dropout
         assert "SelectV2" in op_types(layer, x, mask)  # Keras' masking, outside the block
-    # The mode ends with its block.
-    assert "SelectV2" in op_types(layer, x, mask)
 
 
 def test_positionwise_gives_dense_values_with_constant_shapes():

@@ -33,13 +33,14 @@ _masking = threading.local()
 
 
 @contextlib.contextmanager
-def _masking_mode(mode: str):
-    previous = getattr(_masking, "mode", None)
-    _masking.mode = mode
+def _tracing_option(name: str, value):
+    """Sets one of the attention's tracing options (`_masking.<name>`) for a block."""
+    previous = getattr(_masking, name, None)
+    setattr(_masking, name, value)
     try:
         yield
     finally:
-        _masking.mode = previous
+        setattr(_masking, name, previous)
 
 
 def bounded_attention_masking():
@@ -56,7 +57,7 @@ def bounded_attention_masking():
     itself), with every activation in the range of the real scores. The
     calibrated TFLite exports trace the model in it.
     """
-    return _masking_mode("bounded")
+    return _tracing_option("mode", "bounded")
 
 
 def additive_attention_masking():
@@ -81,10 +82,9 @@ def additive_attention_masking():
     model in it; calibrated ones need `bounded_attention_masking`, whose
     activations stay in range.
     """
-    return _masking_mode("additive")
+    return _tracing_option("mode", "additive")
 
 
-@contextlib.contextmanager
 def plain_matmul_attention():
     """Self-attention traced inside this block runs as plain 2-D matmuls.
 
@@ -103,12 +103,7 @@ def plain_matmul_attention():
     converter already folds the einsums into FULLY_CONNECTED, and there the
     plain form was 2-3% slower.
     """
-    previous = getattr(_masking, "plain", False)
-    _masking.plain = True
-    try:
-        yield
-    finally:
-        _masking.plain = previous
+    return _tracing_option("plain", True)
 
 
 def positionwise(x, *layers):
