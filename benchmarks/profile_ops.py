@@ -6,6 +6,7 @@ Run (from the repository root):
 
     .venv/bin/python benchmarks/profile_ops.py                        # train step and serving, electra-small
     .venv/bin/python benchmarks/profile_ops.py --target serve --batch-size 1
+    .venv/bin/python benchmarks/profile_ops.py --target train --dtype-policy mixed_bfloat16
     .venv/bin/python benchmarks/profile_ops.py --quick                # a smoke test (2 layers, batch 2)
 
 What is profiled:
@@ -125,7 +126,7 @@ def train_step(args):
     tokenizer = WordPieceTokenizer(vocabulary, lowercase=True, sequence_length=128)
     masking = MaskingConfig.for_tokenizer(tokenizer, "electra")
     batches = synthetic_batches(tokenizer, masking, args.batch_size, 2)
-    step = KerasElectraStep(args.preset, vocabulary, batches, "float32", args.overrides)
+    step = KerasElectraStep(args.preset, vocabulary, batches, args.dtype_policy, args.overrides)
     return lambda: step.run(1)
 
 
@@ -159,6 +160,8 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=16, help="sequences per train step")
     parser.add_argument("--serve-batch", type=int, default=1, help="sequences per serving call")
     parser.add_argument("--sequence-length", type=int, default=128, help="serving sequence length")
+    parser.add_argument("--dtype-policy", default="float32", choices=("float32", "mixed_bfloat16"),
+                        help="Keras dtype policy of the train step")
     parser.add_argument("--steps", type=int, default=5, help="profiled steps (after 3 warm-up steps)")
     parser.add_argument("--top", type=int, default=15, help="op types listed")
     parser.add_argument("--markdown", action="store_true", help="print markdown tables for RESULTS.md")
@@ -184,7 +187,8 @@ def main(argv=None) -> int:
     machine = machine_description()
     print("Machine:\n" + format_machine(machine), flush=True)
     builders = {"train": train_step, "serve": serve_step}
-    report = {"machine": machine, "preset": args.preset, "quick": args.quick, "targets": {}}
+    report = {"machine": machine, "preset": args.preset, "dtype_policy": args.dtype_policy,
+              "quick": args.quick, "targets": {}}
     for target in args.targets:
         run_step = builders[target](args)
         for _ in range(3):
@@ -193,7 +197,8 @@ def main(argv=None) -> int:
             rows, wall = profile(run_step, args.steps, logdir)
         by_type = summary(rows, args.steps, key=lambda row: row["type"])
         by_part = summary(rows, args.steps, key=lambda row: part_of(row["name"]))
-        label = (f"{target}: {args.preset}, batch {args.batch_size if target == 'train' else args.serve_batch}, "
+        policy = f", {args.dtype_policy}" if target == "train" else ""
+        label = (f"{target}: {args.preset}{policy}, batch {args.batch_size if target == 'train' else args.serve_batch}, "
                  f"{args.steps} steps, {wall * 1000:.1f} ms per step (profiled)")
         for title, summed in ((f"{label}, by op type", by_type[:args.top]), (f"{label}, by part", by_part)):
             print_tables(title, ["name", "ms/step", "share %", "ops/step"],

@@ -102,15 +102,28 @@ def test_official_optimizer_quick(tmp_path):
 def test_profile_ops_quick(tmp_path):
     out = tmp_path / "profile.json"
     assert load("profile_ops").main(["--quick", "--json", str(out)]) == 0
-    targets = json.loads(out.read_text())["targets"]
-    assert set(targets) == {"train", "serve"}
-    for target, report in targets.items():
-        types = {row["name"]: row for row in report["by_type"]}
+    report = json.loads(out.read_text())
+    targets = report["targets"]
+    assert report["dtype_policy"] == "float32" and set(targets) == {"train", "serve"}
+    for target, summary in targets.items():
+        types = {row["name"]: row for row in summary["by_type"]}
         # Every step multiplies matrices; the shares are of the profiled ops' self time.
         assert any("MatMul" in name for name in types), (target, sorted(types))
-        assert abs(sum(row["share"] for row in report["by_type"]) - 1) < 1e-6
-        assert {row["name"] for row in report["by_part"]} >= {"attention", "feed-forward"}
+        assert abs(sum(row["share"] for row in summary["by_type"]) - 1) < 1e-6
+        assert {row["name"] for row in summary["by_part"]} >= {"attention", "feed-forward"}
     assert "optimizer" in {row["name"] for row in targets["train"]["by_part"]}
+
+    # The mixed_bfloat16 step really is another graph: it casts float32 variables to bfloat16.
+    mixed = tmp_path / "mixed.json"
+    assert load("profile_ops").main(["--quick", "--target", "train", "--dtype-policy", "mixed_bfloat16",
+                                     "--json", str(mixed)]) == 0
+    mixed = json.loads(mixed.read_text())
+    assert mixed["dtype_policy"] == "mixed_bfloat16" and set(mixed["targets"]) == {"train"}
+
+    def casts(train):
+        return sum(row["ops_per_step"] for row in train["by_type"] if row["name"] == "Cast")
+
+    assert casts(mixed["targets"]["train"]) > casts(targets["train"]) + 10
 
 
 def test_the_gpu_script_runs_the_amp_xla_variant(tmp_path):
