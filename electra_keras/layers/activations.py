@@ -10,14 +10,13 @@ _HALF_FLOATS = ("bfloat16", "float16")
 def _in_float32(function, x):
     """`function(x)` computed in float32 when `x` is a half-precision float.
 
-    Mixed precision keeps its matmuls in bfloat16/float16 and, like Keras'
-    layer normalization and softmax, GELU's erf (or tanh) in float32:
-    TensorFlow's CPU kernels for Erfc and Exp on bfloat16 convert element by
-    element and took 79 ms of a 650 ms electra-small bfloat16 train step on
-    an AVX512_BF16 CPU, against 9 ms in float32 (benchmarks/RESULTS.md,
-    "mixed_bfloat16 on a CPU with bfloat16 instructions"). The result is
-    also the exactly rounded float32 GELU, where bfloat16 rounded every
-    intermediate.
+    Mixed precision keeps its matmuls in bfloat16/float16 and, as our layer
+    normalization does (layers/normalization.py), GELU's erf (or tanh) in
+    float32: TensorFlow's CPU kernels for Erfc and Exp on bfloat16 are slow,
+    79 ms of a 650 ms electra-small bfloat16 train step on an AVX512_BF16
+    CPU, against 9 ms in float32 (benchmarks/RESULTS.md, "2026-12-03,
+    night: an AMD EPYC with AVX512_BF16"). The result is also the float32
+    GELU rounded once, where bfloat16 rounded every intermediate.
     """
     dtype = keras.backend.standardize_dtype(x.dtype)
     if dtype in _HALF_FLOATS:
